@@ -1,0 +1,277 @@
+import * as grpc from '@grpc/grpc-js';
+import { AuthenticateRequest, AuthenticateResponse, AuthService } from '../generated/etcdserverpb/rpc.js';
+import { AuthSession } from './auth-session.js';
+import { backoffDelay, sleep } from './backoff.js';
+import { type CallOptions, checkCallOptions, checkDurationMs } from './call-options.js';
+import { type ChannelState, EndpointChannel } from './endpoint-channel.js';
+import { EndpointPool } from './endpoint-pool.js';
+import { parseEndpoints } from './endpoints.js';
+import { toEtcdError } from './error-mapping.js';
+import {
+  CancelledError,
+  ClientClosedError,
+  type EtcdError,
+  InvalidArgumentError,
+  InvalidAuthTokenError,
+  NoLeaderError,
+  UnavailableError,
+} from './errors.js';
+import type { EtcdOptions, TlsOptions } from './options.js';
+import { type UnaryMethod, unaryMethod } from './unary-method.js';
+
+/** What a unary call is, for error reporting and retry decisions. */
+export interface CallSpec {
+  /** The operation name used in errors, such as `KV.Put`. */
+  readonly source: string;
+  /** Whether the call changes server state; such calls are retried only when provably never sent. */
+  readonly mutation: boolean;
+}
+
+/** The state of one endpoint, as {@link Connection.info} reports it. */
+export interface EndpointInfo {
+  /** `host:port`. */
+  endpoint: string;
+  /** The channel's connectivity. */
+  state: ChannelState;
+  /** Whether calls are currently pinned to this endpoint. */
+  pinned: boolean;
+  /** Consecutive failures since the last success. */
+  failures: number;
+  /** The last failure counted against the endpoint, if it has not succeeded since. */
+  lastError: EtcdError | undefined;
+  /** Unary calls outstanding. */
+  inFlight: number;
+}
+
+const NO_TOKEN = new grpc.Metadata();
+
+const authenticateMethod = unaryMethod(AuthService.authenticate, AuthenticateRequest, AuthenticateResponse);
+
+const DEFAULTS = {
+  timeoutMs: 30_000,
+  maxAttempts: 5,
+  initialBackoffMs: 50,
+  maxBackoffMs: 1_000,
+  keepAliveTimeMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxReceiveMessageBytes: 2 ** 31 - 1,
+} as const;
+
+/** The smallest keepalive interval etcd 3.4 tolerates before answering with GOAWAY too_many_pings. */
+const SERVER_MIN_KEEPALIVE_MS = 5_000;
+
+function pem(value: string | Buffer | undefined): Buffer | null {
+  return value === undefined ? null : Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
+
+function channelCredentials(tls: TlsOptions | boolean | undefined, anySecure: boolean): grpc.ChannelCredentials {
+  if (tls === false || (tls === undefined && !anySecure)) return grpc.credentials.createInsecure();
+  const settings: TlsOptions = typeof tls === 'object' ? tls : {};
+  return grpc.credentials.createSsl(pem(settings.ca), pem(settings.key), pem(settings.cert));
+}
+
+function isEndpointFailure(error: EtcdError): boolean {
+  return error instanceof UnavailableError || error instanceof NoLeaderError;
+}
+
+/**
+ * The transport under every call: one channel per endpoint, failover between them, the auth
+ * token, deadlines, cancellation, retries and the error mapping.
+ * @internal
+ */
+export class Connection {
+  /** Default deadline of a call. */
+  readonly timeoutMs: number;
+  private readonly pool: EndpointPool;
+  private readonly auth: AuthSession;
+  private readonly maxAttempts: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly calls = new Set<grpc.ClientUnaryCall>();
+  private closed = false;
+
+  constructor(options: EtcdOptions = {}) {
+    const source = 'new Etcd';
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'expected an object', { source });
+    }
+    const endpoints = parseEndpoints(options.endpoints);
+    this.timeoutMs =
+      options.timeoutMs === undefined ? DEFAULTS.timeoutMs : checkDurationMs(options.timeoutMs, 'options.timeoutMs', source);
+    const retry = options.retry ?? {};
+    this.maxAttempts = retry.maxAttempts ?? DEFAULTS.maxAttempts;
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
+      throw new InvalidArgumentError('options.retry.maxAttempts', 'expected an integer of at least 1', { source });
+    }
+    this.initialBackoffMs =
+      retry.initialBackoffMs === undefined
+        ? DEFAULTS.initialBackoffMs
+        : checkDurationMs(retry.initialBackoffMs, 'options.retry.initialBackoffMs', source);
+    this.maxBackoffMs =
+      retry.maxBackoffMs === undefined
+        ? DEFAULTS.maxBackoffMs
+        : checkDurationMs(retry.maxBackoffMs, 'options.retry.maxBackoffMs', source);
+    const keepAliveTimeMs = options.keepAliveTimeMs ?? DEFAULTS.keepAliveTimeMs;
+    if (keepAliveTimeMs < SERVER_MIN_KEEPALIVE_MS) {
+      throw new InvalidArgumentError(
+        'options.keepAliveTimeMs',
+        `must be at least ${SERVER_MIN_KEEPALIVE_MS} ms: etcd answers more frequent pings with GOAWAY too_many_pings`,
+        { source },
+      );
+    }
+    const keepAliveTimeoutMs =
+      options.keepAliveTimeoutMs === undefined
+        ? DEFAULTS.keepAliveTimeoutMs
+        : checkDurationMs(options.keepAliveTimeoutMs, 'options.keepAliveTimeoutMs', source);
+    if (options.auth !== undefined) {
+      const { username, password } = options.auth;
+      if (typeof username !== 'string' || username === '') {
+        throw new InvalidArgumentError('options.auth.username', 'expected a non-empty string', { source });
+      }
+      if (typeof password !== 'string') {
+        throw new InvalidArgumentError('options.auth.password', 'expected a string', { source });
+      }
+    }
+    if (options.authToken !== undefined && (typeof options.authToken !== 'string' || options.authToken === '')) {
+      throw new InvalidArgumentError('options.authToken', 'expected a non-empty string', { source });
+    }
+    const tls = options.tls;
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULTS.maxReceiveMessageBytes,
+      'grpc.max_send_message_length': -1,
+      'grpc.keepalive_time_ms': keepAliveTimeMs,
+      'grpc.keepalive_timeout_ms': keepAliveTimeoutMs,
+      // etcd 3.4 does not permit pings on connections without streams.
+      'grpc.keepalive_permit_without_calls': 0,
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+      // Each client owns its connections, so closing one never disturbs another.
+      'grpc.use_local_subchannel_pool': 1,
+      ...(typeof tls === 'object' && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
+      ...options.grpcOptions,
+    };
+    const credentials = channelCredentials(tls, endpoints.some((endpoint) => endpoint.secure));
+    this.pool = new EndpointPool(
+      endpoints.map((endpoint) => new EndpointChannel(endpoint.address, credentials, channelOptions)),
+    );
+    this.auth = new AuthSession(options.auth, options.authToken, (login) => this.login(login.username, login.password));
+  }
+
+  /** Whether {@link Connection.close} was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends one unary request, with the deadline, retry, failover and auth rules of the client. */
+  unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, spec: CallSpec, options?: CallOptions): Promise<Res> {
+    return this.run(method, request, spec, options, true);
+  }
+
+  private async run<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    spec: CallSpec,
+    options: CallOptions | undefined,
+    withAuth: boolean,
+  ): Promise<Res> {
+    if (options !== undefined) checkCallOptions(options, spec.source);
+    if (this.closed) throw new ClientClosedError({ source: spec.source });
+    const signal = options?.signal;
+    if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
+    const deadline = Date.now() + (options?.timeoutMs ?? this.timeoutMs);
+    if (withAuth && this.auth.needsLogin) await this.auth.ensureLoggedIn();
+    let refreshedToken = false;
+    for (let attempt = 1; ; attempt++) {
+      const channel = this.pool.pick();
+      const metadata = withAuth ? this.auth.metadata : NO_TOKEN;
+      try {
+        const response = await this.attempt(channel, method, request, metadata, deadline, signal);
+        this.pool.succeeded(channel);
+        return response;
+      } catch (raw) {
+        if (this.closed) throw new ClientClosedError({ source: spec.source, cause: raw });
+        const error = toEtcdError(raw, {
+          source: spec.source,
+          endpoint: channel.address,
+          mutation: spec.mutation,
+          abortReason: signal?.aborted ? signal.reason : undefined,
+        });
+        if (withAuth && error instanceof InvalidAuthTokenError && this.auth.canRefresh && !refreshedToken) {
+          refreshedToken = true;
+          await this.auth.refresh(metadata);
+          continue;
+        }
+        if (isEndpointFailure(error)) this.pool.failed(channel, error);
+        if (!error.retryable || error.maybeApplied || attempt >= this.maxAttempts || signal?.aborted) throw error;
+        const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
+        if (Date.now() + delay >= deadline) throw error;
+        await sleep(delay, signal, spec.source);
+      }
+    }
+  }
+
+  private attempt<Req, Res>(
+    channel: EndpointChannel,
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    metadata: grpc.Metadata,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      channel.inFlight++;
+      const onAbort = (): void => call.cancel();
+      const call = channel.client.makeUnaryRequest(
+        method.path,
+        method.serialize,
+        method.deserialize,
+        request,
+        metadata,
+        { deadline },
+        (error, response) => {
+          channel.inFlight--;
+          this.calls.delete(call);
+          signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve(response as Res);
+        },
+      );
+      this.calls.add(call);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Authenticate goes out without a token; wrong credentials fail it without a retry. */
+  private async login(name: string, password: string): Promise<string> {
+    const response = await this.run(
+      authenticateMethod,
+      { name, password },
+      { source: 'Auth.Authenticate', mutation: false },
+      undefined,
+      false,
+    );
+    return response.token;
+  }
+
+  /** The state of every endpoint. */
+  info(): EndpointInfo[] {
+    const pinned = this.pool.current();
+    return this.pool.channels.map((channel) => ({
+      endpoint: channel.address,
+      state: channel.state(),
+      pinned: channel === pinned,
+      failures: channel.failures,
+      lastError: channel.lastError,
+      inFlight: channel.inFlight,
+    }));
+  }
+
+  /** Cancels every outstanding call and closes every channel. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const call of this.calls) call.cancel();
+    this.calls.clear();
+    for (const channel of this.pool.channels) channel.close();
+  }
+}

@@ -1,0 +1,50 @@
+import * as grpc from '@grpc/grpc-js';
+import type { EtcdError } from './errors.js';
+
+/** The connectivity of one endpoint's channel, as reported by grpc-js. */
+export type ChannelState = 'idle' | 'connecting' | 'ready' | 'transient-failure' | 'shutdown';
+
+const stateNames: Record<grpc.connectivityState, ChannelState> = {
+  [grpc.connectivityState.IDLE]: 'idle',
+  [grpc.connectivityState.CONNECTING]: 'connecting',
+  [grpc.connectivityState.READY]: 'ready',
+  [grpc.connectivityState.TRANSIENT_FAILURE]: 'transient-failure',
+  [grpc.connectivityState.SHUTDOWN]: 'shutdown',
+};
+
+/** One endpoint: its grpc-js client (and so its own HTTP/2 channel) and its failure record. */
+export class EndpointChannel {
+  /** The grpc-js client used for every call to this endpoint. */
+  readonly client: grpc.Client;
+  /** Consecutive failures that made this endpoint unusable; reset by a success. */
+  failures = 0;
+  /** Until when (epoch ms) the endpoint is avoided after a failure. */
+  avoidUntil = 0;
+  /** The last failure that counted against the endpoint. */
+  lastError: EtcdError | undefined;
+  /** Unary calls currently outstanding on this endpoint. */
+  inFlight = 0;
+
+  constructor(
+    readonly address: string,
+    credentials: grpc.ChannelCredentials,
+    channelOptions: grpc.ChannelOptions,
+  ) {
+    this.client = new grpc.Client(address, credentials, channelOptions);
+  }
+
+  /** The channel's connectivity; does not start a connection. */
+  state(): ChannelState {
+    return stateNames[this.client.getChannel().getConnectivityState(false)];
+  }
+
+  /** Whether the endpoint should be skipped when another one is usable. */
+  isAvoided(now: number): boolean {
+    return this.avoidUntil > now || this.state() === 'transient-failure';
+  }
+
+  /** Closes the channel; calls still running on it are not cancelled by this. */
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,78 @@
+/** TLS settings for connecting to etcd over `https`. */
+export interface TlsOptions {
+  /** PEM certificate authority bundle; the system roots are used when omitted. */
+  ca?: string | Buffer;
+  /** PEM client certificate, for servers started with `--client-cert-auth`. */
+  cert?: string | Buffer;
+  /** PEM private key of {@link TlsOptions.cert}. */
+  key?: string | Buffer;
+  /** Overrides the name checked against the server certificate (`grpc.ssl_target_name_override`). */
+  serverName?: string;
+}
+
+/** Username and password for etcd's authentication. */
+export interface AuthCredentials {
+  /** The etcd user name. */
+  username: string;
+  /** The user's password. */
+  password: string;
+}
+
+/** Tuning of the automatic retries of calls that are safe to repeat. */
+export interface RetryOptions {
+  /**
+   * Attempts per call at most, the first included.
+   * @defaultValue 5
+   */
+  maxAttempts?: number;
+  /**
+   * Backoff before the first retry; doubled each time, with full jitter.
+   * @defaultValue 50
+   */
+  initialBackoffMs?: number;
+  /**
+   * Upper bound of one backoff.
+   * @defaultValue 1000
+   */
+  maxBackoffMs?: number;
+}
+
+/** Options of {@link Etcd}. */
+export interface EtcdOptions {
+  /**
+   * The members to talk to: `host:port`, `http://host:port` or `https://host:port`.
+   * @defaultValue `['127.0.0.1:2379']`
+   */
+  endpoints?: string[];
+  /** TLS settings; implied (with system roots) by any `https://` endpoint. */
+  tls?: TlsOptions | boolean;
+  /** Log in with these credentials; the token is sent with every call and refreshed when the server rejects it. */
+  auth?: AuthCredentials;
+  /** A token obtained elsewhere, sent with every call (not refreshable unless {@link EtcdOptions.auth} is set too). */
+  authToken?: string;
+  /**
+   * Default deadline of each call, retries included.
+   * @defaultValue 30000
+   */
+  timeoutMs?: number;
+  /** Automatic retries of reads, and of writes that provably never reached a server. */
+  retry?: RetryOptions;
+  /**
+   * Interval of HTTP/2 keepalive pings on connections with active calls, which detect a dead
+   * link. etcd 3.4 rejects pings more frequent than every 5 s (`--grpc-keepalive-min-time`).
+   * @defaultValue 10000
+   */
+  keepAliveTimeMs?: number;
+  /**
+   * How long a keepalive ping may go unanswered before the connection is declared dead.
+   * @defaultValue 5000
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Largest response accepted, in bytes. Watch catch-up replies can be large.
+   * @defaultValue 2147483647 (as the Go client)
+   */
+  maxReceiveMessageBytes?: number;
+  /** Extra grpc-js channel options, merged last. */
+  grpcOptions?: Record<string, string | number>;
+}

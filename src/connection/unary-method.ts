@@ -1,0 +1,35 @@
+/** A message codec as ts-proto generates it. */
+export interface MessageCodec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+}
+
+/** Everything needed to issue one unary RPC: its path and its codecs. */
+export interface UnaryMethod<Req, Res> {
+  /** The gRPC path, such as `/etcdserverpb.KV/Range`. */
+  readonly path: string;
+  /** Serializes a request without copying the encoded bytes. */
+  readonly serialize: (request: Req) => Buffer;
+  /** Decodes a response. */
+  readonly deserialize: (bytes: Buffer) => Res;
+}
+
+/**
+ * Builds a {@link UnaryMethod} from a ts-proto service definition entry (for its path) and the
+ * two message codecs. The generated `requestSerialize` copies the encoded bytes into a new
+ * Buffer; this one wraps them instead.
+ */
+export function unaryMethod<Req, Res>(
+  definition: { readonly path: string },
+  request: MessageCodec<Req>,
+  response: MessageCodec<Res>,
+): UnaryMethod<Req, Res> {
+  return {
+    path: definition.path,
+    serialize: (message) => {
+      const bytes = request.encode(message).finish();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    deserialize: (bytes) => response.decode(bytes),
+  };
+}
