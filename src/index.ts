@@ -1,0 +1,61 @@
+/**
+ * etcdkit: a TypeScript client for etcd v3.
+ * @packageDocumentation
+ */
+
+export { Etcd } from './client.js';
+export { Range, SortOrder, SortTarget } from './kv/range.js';
+export { Put } from './kv/put.js';
+export { Delete } from './kv/delete.js';
+export { KeyValue } from './kv/key-value.js';
+export { Namespace } from './kv/namespace.js';
+export { Compare, CompareTarget } from './txn/compare.js';
+export { Op } from './txn/op.js';
+export { Txn } from './txn/txn.js';
+export {
+  AuthFailedError,
+  AuthNotEnabledError,
+  CancelledError,
+  ClientClosedError,
+  CompactedError,
+  DeadlineExceededError,
+  DuplicateKeyInTxnError,
+  EtcdError,
+  EtcdErrorCode,
+  FutureRevisionError,
+  GrpcStatus,
+  InternalError,
+  InvalidArgumentError,
+  InvalidAuthTokenError,
+  KeyNotFoundError,
+  LeaseExistsError,
+  LeaseNotFoundError,
+  LeaseTtlTooLargeError,
+  NoLeaderError,
+  NoSpaceError,
+  PermissionDeniedError,
+  RequestTooLargeError,
+  ServerRejectedError,
+  TooManyRequestsError,
+  TooManyTxnOpsError,
+  TxnNotCommittedError,
+  UnavailableError,
+  UpdateConflictError,
+} from './connection/errors.js';
+
+export type { CompactOptions } from './client.js';
+export type { CallOptions } from './connection/call-options.js';
+export type { AuthCredentials, EtcdOptions, RetryOptions, TlsOptions } from './connection/options.js';
+export type { EndpointInfo } from './connection/connection.js';
+export type { ChannelState } from './connection/endpoint-channel.js';
+export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode } from './connection/errors.js';
+export type { Bytes } from './encoding/bytes.js';
+export type { Int64Input } from './encoding/int64.js';
+export type { ResponseHeader } from './kv/key-value.js';
+export type { CompactResult, DeleteResult, PutResult, RangeResult } from './kv/results.js';
+export type { PutOptions } from './kv/put.js';
+export type { GetOptions } from './kv/namespace.js';
+export type { RangeAllOptions } from './kv/range-all.js';
+export type { CasResult, Expected, UpdateOptions, UpdateResult } from './kv/cas.js';
+export type { OpKind } from './txn/op.js';
+export type { OpResult, OpResultOf, ResultsOf, TxnResult } from './txn/results.js';

@@ -1,0 +1,203 @@
+import type { CallOptions } from '../connection/call-options.js';
+import type { Connection } from '../connection/connection.js';
+import { InvalidArgumentError } from '../connection/errors.js';
+import { type Bytes, toKey } from '../encoding/bytes.js';
+import type { RangeRequest } from '../generated/etcdserverpb/rpc.js';
+import { toTxnResult, type TxnResult } from '../txn/results.js';
+import { hasWrites, Txn } from '../txn/txn.js';
+import {
+  type CasResult,
+  compareAndDelete,
+  compareAndSwap,
+  type Expected,
+  putIfAbsent,
+  update,
+  type UpdateOptions,
+  type UpdateResult,
+} from './cas.js';
+import { Delete } from './delete.js';
+import type { KeyValue } from './key-value.js';
+import { KeySpace } from './key-space.js';
+import { kvMethods } from './methods.js';
+import { Put, type PutOptions, toPut } from './put.js';
+import { checkRangeAll, rangeAll, type RangeAllOptions } from './range-all.js';
+import { Range } from './range.js';
+import { type DeleteResult, type PutResult, type RangeResult, toDeleteResult, toPutResult, toRangeResult } from './results.js';
+
+/** Options of `get`: a revision to read at, and whether a stale local read is fine. */
+export interface GetOptions extends CallOptions {
+  /** Read the key as it was at this revision. */
+  revision?: bigint | number;
+  /** Serve from the answering member's local state without a quorum round. */
+  serializable?: boolean;
+}
+
+const READ = { source: 'KV.Range', mutation: false } as const;
+const PUT = { source: 'KV.Put', mutation: true } as const;
+const DELETE = { source: 'KV.DeleteRange', mutation: true } as const;
+const TXN_READ = { source: 'KV.Txn', mutation: false } as const;
+const TXN_WRITE = { source: 'KV.Txn', mutation: true } as const;
+
+/**
+ * The key-value and transaction API over one part of the keyspace. {@link Etcd} is the view of
+ * the whole keyspace; `etcd.namespace('app/')` returns a view in which every key is relative to
+ * `app/`: keys are prefixed on the way out and the prefix is removed from keys on the way back.
+ */
+export class Namespace {
+  /** @internal */
+  protected readonly connection: Connection;
+  /** @internal */
+  protected readonly keySpace: KeySpace;
+
+  /** @internal */
+  constructor(connection: Connection, keySpace: KeySpace) {
+    this.connection = connection;
+    this.keySpace = keySpace;
+  }
+
+  /** The prefix of this view's keys (empty for the client itself). */
+  get prefix(): Buffer {
+    return this.keySpace.prefix;
+  }
+
+  /** A view of the keys under `prefix`, relative to this view. */
+  namespace(prefix: Bytes): Namespace {
+    return new Namespace(this.connection, this.keySpace.child(toKey(prefix, 'prefix', 'Etcd.namespace')));
+  }
+
+  /** Reads the keys a {@link Range} selects. */
+  async range(range: Range, options?: CallOptions): Promise<RangeResult> {
+    if (!(range instanceof Range)) {
+      throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
+    }
+    const response = await this.connection.unary(
+      kvMethods.range,
+      this.keySpace.rangeRequest(range.toRequest()),
+      READ,
+      options,
+    );
+    return toRangeResult(response, this.keySpace.strip);
+  }
+
+  /** Reads one key; `undefined` when it does not exist. With a {@link Range}, the first key it selects. */
+  async get(key: Bytes | Range, options?: GetOptions): Promise<KeyValue | undefined> {
+    let range = key instanceof Range ? key : Range.key(key);
+    if (options?.revision !== undefined) range = range.withRevision(options.revision);
+    if (options?.serializable) range = range.withSerializable();
+    if (range.rangeEnd.length !== 0) range = range.withLimit(1);
+    const result = await this.range(range, options);
+    return result.kvs[0];
+  }
+
+  /**
+   * Writes a key: `put(key, value, options?)`, or `put(builder, options?)` with a {@link Put}.
+   * Not retried once it may have reached the server (see `EtcdError.maybeApplied`).
+   */
+  put(put: Put, options?: CallOptions): Promise<PutResult>;
+  put(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<PutResult>;
+  async put(
+    keyOrPut: Bytes | Put,
+    valueOrOptions?: Bytes | CallOptions,
+    options?: PutOptions & CallOptions,
+  ): Promise<PutResult> {
+    const isBuilder = keyOrPut instanceof Put;
+    const put = isBuilder ? keyOrPut : toPut(keyOrPut, valueOrOptions as Bytes, options);
+    const callOptions = isBuilder ? (valueOrOptions as CallOptions | undefined) : options;
+    const response = await this.connection.unary(
+      kvMethods.put,
+      this.keySpace.putRequest(put.toRequest()),
+      PUT,
+      callOptions,
+    );
+    return toPutResult(response, this.keySpace.strip);
+  }
+
+  /** Deletes one key, or whatever a {@link Delete} selects. */
+  async delete(key: Bytes | Delete, options?: CallOptions): Promise<DeleteResult> {
+    const del = key instanceof Delete ? key : Delete.key(key);
+    const response = await this.connection.unary(
+      kvMethods.deleteRange,
+      this.keySpace.deleteRequest(del.toRequest()),
+      DELETE,
+      options,
+    );
+    return toDeleteResult(response, this.keySpace.strip);
+  }
+
+  /**
+   * Starts a transaction bound to this view, or binds an unbound one built with `Txn.if(...)`.
+   * @example
+   * ```ts
+   * await etcd.txn().if(Compare.value('flag').equals('on')).then(Op.put('k', 'v')).commit();
+   * ```
+   */
+  txn(): Txn;
+  txn<T extends Op[], E extends Op[]>(txn: Txn<T, E>): Txn<T, E>;
+  txn(txn?: Txn<Op[], Op[]>): Txn<Op[], Op[]> {
+    const committer = (request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> =>
+      this.commitTxn(request, options);
+    if (txn === undefined) return new Txn(committer) as unknown as Txn<Op[], Op[]>;
+    if (!(txn instanceof Txn)) throw new InvalidArgumentError('txn', 'expected a Txn', { source: 'Etcd.txn' });
+    return txn.bind(committer);
+  }
+
+  private async commitTxn(request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> {
+    const response = await this.connection.unary(
+      kvMethods.txn,
+      this.keySpace.txnRequest(request),
+      hasWrites(request) ? TXN_WRITE : TXN_READ,
+      options,
+    );
+    return toTxnResult(response, this.keySpace.strip);
+  }
+
+  /**
+   * Iterates every key a range selects (a key prefix or a {@link Range}) in pages, all read at
+   * one revision, so a range of any size is one consistent snapshot without one huge response.
+   * @throws `CompactedError` if that revision is compacted before the iteration ends.
+   */
+  rangeAll(range: Range | Bytes, options?: RangeAllOptions): AsyncIterable<KeyValue> {
+    const selected = range instanceof Range ? range : Range.key(range).withPrefix();
+    const request = this.keySpace.rangeRequest(selected.toRequest());
+    const pageSize = checkRangeAll(request, options);
+    const send = (page: RangeRequest, callOptions: CallOptions | undefined) =>
+      this.connection.unary(kvMethods.range, page, READ, callOptions);
+    return rangeAll(send, request, pageSize, options, this.keySpace.strip);
+  }
+
+  /** Writes `key` only if it does not exist; resolves to whether it was written. */
+  putIfAbsent(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<boolean> {
+    return putIfAbsent(this, key, value, options);
+  }
+
+  /**
+   * Writes `value` only if the key's current value, modRevision or version is as `expected`.
+   * `found` in the result is what the key held when the transaction ran.
+   */
+  compareAndSwap(key: Bytes, expected: Expected, value: Bytes, options?: PutOptions & CallOptions): Promise<CasResult> {
+    return compareAndSwap(this, key, expected, value, options);
+  }
+
+  /** Deletes the key only if its current value, modRevision or version is as `expected`. */
+  compareAndDelete(key: Bytes, expected: Expected, options?: CallOptions): Promise<CasResult> {
+    return compareAndDelete(this, key, expected, options);
+  }
+
+  /**
+   * Optimistic read-modify-write: reads the key, calls `fn` with it (or `undefined` if missing),
+   * and writes what `fn` returns if the key has not changed meanwhile; otherwise calls `fn`
+   * again with the newer value, up to `maxAttempts` times. Returning `undefined` writes nothing.
+   * An existing key keeps its lease.
+   * @throws `UpdateConflictError` when every attempt conflicted.
+   */
+  update(
+    key: Bytes,
+    fn: (current: KeyValue | undefined) => Bytes | undefined | Promise<Bytes | undefined>,
+    options?: UpdateOptions,
+  ): Promise<UpdateResult> {
+    return update(this, key, fn, options);
+  }
+}
+
+type TxnRequestType = ReturnType<Txn['toRequest']>;
+type Op = import('../txn/op.js').Op;
