@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { CancelledError, ClientClosedError, Etcd } from 'etcdkit';
+import { startFaultProxy } from 'etcdkit/testing';
+import { activeResources, rejectionOf, useEtcd, waitForResourcesAtMost } from './helpers/etcd.js';
+
+const etcd = useEtcd();
+
+describe('client lifecycle', () => {
+  it('connects lazily and reports each endpoint in info()', async () => {
+    const client = etcd.client();
+    expect(client.info()).toEqual([
+      expect.objectContaining({ endpoint: etcd.server.endpoint, state: 'idle', pinned: true, failures: 0, inFlight: 0 }),
+    ]);
+    await client.put(`${etcd.prefix()}k`, 'v');
+    expect(client.info()[0]?.state).toBe('ready');
+  });
+
+  it('close() closes every connection, returns active handles to the baseline, and later calls reject', async () => {
+    await using proxy = await startFaultProxy({ target: etcd.server.endpoint });
+    const baseline = activeResources();
+    const client = new Etcd({ endpoints: [proxy.endpoint] });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.put(`${etcd.prefix()}h${i}`, 'v')));
+    expect((await proxy.stats()).live).toBe(1);
+    await client.close();
+    await client.close(); // idempotent
+    expect(client.closed).toBe(true);
+    expect(await waitForResourcesAtMost(baseline)).toEqual({});
+    // Closed on the wire, not only unreferenced.
+    const deadline = Date.now() + 2_000;
+    while ((await proxy.stats()).live !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await proxy.stats()).live).toBe(0);
+    const error = await rejectionOf(() => client.get('k'));
+    expect(error).toBeInstanceOf(ClientClosedError);
+  });
+
+  it('supports await using', async () => {
+    const baseline = activeResources();
+    {
+      await using client = new Etcd({ endpoints: etcd.server.endpoints });
+      await client.get('k');
+    }
+    expect(await waitForResourcesAtMost(baseline)).toEqual({});
+  });
+
+  it('an already-aborted signal rejects at once with CancelledError carrying the reason', async () => {
+    const client = etcd.client();
+    const reason = new Error('user gave up');
+    const error = await rejectionOf(() => client.get('k', { signal: AbortSignal.abort(reason) }));
+    expect(error).toBeInstanceOf(CancelledError);
+    expect((error as CancelledError).cause).toBe(reason);
+  });
+
+  it('credentials against a server without auth are accepted: calls go out without a token', async () => {
+    const client = etcd.client({ auth: { username: 'root', password: 'anything' } });
+    const key = `${etcd.prefix()}no-auth`;
+    await client.put(key, 'v');
+    expect((await client.get(key))?.text()).toBe('v');
+  });
+});
