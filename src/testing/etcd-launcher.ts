@@ -1,0 +1,135 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { EtcdMember, MemberExitedError, type MemberSpec } from './etcd-member.js';
+import { EtcdRun } from './etcd-run.js';
+import { findEtcdBinary } from './find-etcd-binary.js';
+import { allocatePorts } from './free-ports.js';
+
+const MAX_ATTEMPTS = 3;
+
+/** Options of {@link startEtcd}; {@link EtcdClusterOptions} adds the member count. */
+export interface EtcdServerOptions {
+  /** Path or command name of the etcd binary. @defaultValue `$ETCD_BIN`, else `etcd` on PATH */
+  binary?: string;
+  /**
+   * Flags appended to every member's command line, after the launcher's own (a later flag
+   * wins), such as `['--auth-token-ttl', '3']` or `['--quota-backend-bytes', '2097152']`.
+   */
+  extraArgs?: readonly string[];
+  /** Bound on the start, per attempt, and the default bound of a restart. @defaultValue 20000 */
+  startTimeoutMs?: number;
+  /**
+   * Keep the temp dir (data dirs and logs) when the start fails or a failure was recorded with
+   * `recordFailure()`. @defaultValue false
+   */
+  keepDataOnFailure?: boolean;
+}
+
+/** Options of {@link startEtcdCluster}. */
+export interface EtcdClusterOptions extends EtcdServerOptions {
+  /** Number of members, named `m1`…`mN`. @defaultValue 3 */
+  size?: number;
+}
+
+/** @internal */
+export interface Launched<M extends EtcdMember> {
+  run: EtcdRun;
+  members: M[];
+}
+
+/**
+ * Starts the named members as one static cluster in a new temp dir, on fresh loopback ports,
+ * and waits for `ready`. A member that dies at once because its port was taken makes the
+ * whole start retry on new ports, up to 3 attempts.
+ *
+ * @throws Error with the member log tail when the start fails or times out; the processes
+ * started are stopped first.
+ * @internal
+ */
+export async function launch<M extends EtcdMember>(
+  names: readonly string[],
+  options: EtcdServerOptions,
+  create: (spec: MemberSpec, run: EtcdRun) => M,
+  ready: (members: M[], timeoutMs: number) => Promise<unknown>,
+): Promise<Launched<M>> {
+  const binary = await findEtcdBinary(options.binary);
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  for (let attempt = 1; ; attempt++) {
+    const dir = await mkdtemp(join(tmpdir(), 'etcdkit-'));
+    const run = new EtcdRun(dir, options.keepDataOnFailure ?? false);
+    const ports = await allocatePorts(names.length * 2);
+    const members = memberSpecs(names, ports, dir, binary, startTimeoutMs, options.extraArgs ?? []).map(
+      (spec) => {
+        const member = create(spec, run);
+        run.add(member);
+        return member;
+      },
+    );
+    const deadline = Date.now() + startTimeoutMs;
+    const remaining = (): number => Math.max(1, deadline - Date.now());
+    try {
+      for (const member of members) await member.spawn();
+      await Promise.all(members.map((member) => member.waitHealthy(remaining())));
+      await ready(members, remaining());
+      return { run, members };
+    } catch (error) {
+      const retry = error instanceof MemberExitedError && error.addressInUse && attempt < MAX_ATTEMPTS;
+      if (!retry) run.recordFailure(error instanceof Error ? error.message : String(error));
+      await run.close().catch(() => undefined);
+      if (retry) continue;
+      const what = names.length === 1 ? 'etcd' : `a ${names.length}-member etcd cluster`;
+      const kept = run.keepsData ? ` (data and logs kept in ${dir})` : '';
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`could not start ${what} from ${binary}${kept}: ${reason}`, { cause: error });
+    }
+  }
+}
+
+function memberSpecs(
+  names: readonly string[],
+  ports: readonly number[],
+  dir: string,
+  binary: string,
+  startTimeoutMs: number,
+  extraArgs: readonly string[],
+): MemberSpec[] {
+  const port = (index: number): number => {
+    const value = ports[index];
+    if (value === undefined) throw new Error('not enough ports allocated');
+    return value;
+  };
+  const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${port(2 * i + 1)}`).join(',');
+  return names.map((name, i) => {
+    const clientUrl = `http://127.0.0.1:${port(2 * i)}`;
+    const peerUrl = `http://127.0.0.1:${port(2 * i + 1)}`;
+    const dataDir = join(dir, `${name}.data`);
+    const logFile = join(dir, `${name}.log`);
+    return {
+      name,
+      binary,
+      clientPort: port(2 * i),
+      peerPort: port(2 * i + 1),
+      dataDir,
+      logFile,
+      stderrFile: join(dir, `${name}.stderr`),
+      startTimeoutMs,
+      args: [
+        '--name', name,
+        '--data-dir', dataDir,
+        '--listen-client-urls', clientUrl,
+        '--advertise-client-urls', clientUrl,
+        '--listen-peer-urls', peerUrl,
+        '--initial-advertise-peer-urls', peerUrl,
+        '--initial-cluster', initialCluster,
+        // A token unique to the run keeps members of another cluster on this machine out.
+        '--initial-cluster-token', basename(dir),
+        // Ignored once the data dir exists, so a restart can reuse the same command line.
+        '--initial-cluster-state', 'new',
+        '--logger', 'zap',
+        '--log-outputs', logFile,
+        ...extraArgs,
+      ],
+    };
+  });
+}
