@@ -50,7 +50,7 @@ export class Op<K extends OpKind = OpKind> {
   }
 
   /** A nested transaction (built with `Txn.if(...)` or `etcd.txn()`). */
-  static txn(txn: Txn): Op<'txn'> {
+  static txn(txn: Txn<Op[], Op[]>): Op<'txn'> {
     return new Op('txn', { request: { $case: 'requestTxn', requestTxn: txn.toRequest() } });
   }
 
