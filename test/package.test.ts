@@ -156,8 +156,8 @@ async function longInPublicDeclarations(esmDir: string): Promise<string[]> {
     const imports = importsOf(text);
     for (const block of blocks) {
       if (/\bLong\b/.test(block)) offending.push(`${relative(esmDir, file)}: ${name}`);
-      for (const [, specifier, imported] of block.matchAll(/\bimport\('(\.[^']+)'\)\.([\w$]+)/g)) {
-        queue.push([resolve(dirname(file), specifier!.replace(/\.js$/, '.d.ts')), imported!]);
+      for (const match of block.matchAll(/\bimport\('(\.[^']+)'\)\.([\w$]+)/g)) {
+        queue.push([resolve(dirname(file), match[1]!.replace(/\.js$/, '.d.ts')), match[2]!]);
       }
       for (const [identifier] of block.matchAll(/\b[A-Za-z_$][\w$]*\b/g)) {
         const imported = imports.get(identifier);
