@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { EtcdMember, MemberExitedError, type MemberSpec } from './etcd-member.js';
+import { MemberExitedError, type EtcdMember, type MemberSpec } from './etcd-member.js';
 import { EtcdRun } from './etcd-run.js';
 import { findEtcdBinary } from './find-etcd-binary.js';
 import { allocatePorts } from './free-ports.js';

@@ -48,7 +48,7 @@ describe('startFaultProxy()', () => {
       });
       const reader = res.body!.getReader();
       const first = await reader.read();
-      expect(new TextDecoder().decode(first.value)).toContain('"created":true');
+      expect(new TextDecoder().decode(first.value as Uint8Array)).toContain('"created":true');
       expect((await proxy.stats()).live).toBeGreaterThanOrEqual(1);
 
       const stats = await proxy.cut();
