@@ -125,6 +125,7 @@ describe('startFaultProxy()', () => {
     expect((await health(other.endpoint, 2_000)).ok).toBe(true);
     await other.close();
     await other.close();
+    await other[Symbol.asyncDispose]();
     expect(() => process.kill(pid, 0)).toThrow();
     expect(other.pid).toBeUndefined();
     await expect(other.stats()).rejects.toThrow(/not running/);
