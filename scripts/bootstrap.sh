@@ -38,10 +38,49 @@ deps_current() {
   return 1
 }
 
+# npm >= 11.16 writes no lock entry for an optional dependency the registry does not have (such
+# as @bufbuild/buf's binaries for platforms not published there), then `npm ci` rejects that
+# same lock as out of sync: "Missing: <name>@ from lock file", with an empty version
+# (npm/cli#9846). Only in that case, install the locked versions with `npm install`, and insist
+# that it leaves package-lock.json as it was.
+install_from_lock() {
+  local out status=0
+  out="$(mktemp "${TMPDIR:-/tmp}/etcdkit-npm.XXXXXX.log")"
+  npm ci --no-audit --no-fund >"$out" 2>&1 || status=$?
+  if [[ $status -eq 0 ]]; then
+    cat "$out"
+    rm -f "$out"
+    return 0
+  fi
+  # Fall back only if every complaint is a missing entry with an empty version.
+  if ! grep -Eq '^npm error Missing: (@[^/ ]+/)?[^@ ]+@ from lock file$' "$out" ||
+    grep -Eq '^npm error (Missing: (@[^/ ]+/)?[^@ ]+@[^@ ]+ from lock file|Invalid: )' "$out"; then
+    cat "$out" >&2
+    rm -f "$out"
+    say "npm ci failed (see above)"
+    exit 1
+  fi
+  say "npm ci rejected package-lock.json only over optional packages the registry does not publish:"
+  grep '^npm error Missing: ' "$out" | sed 's/^npm error /bootstrap:   /' >&2
+  say "(npm/cli#9846); installing the locked versions with npm install instead"
+  rm -f "$out"
+  local backup
+  backup="$(mktemp "${TMPDIR:-/tmp}/etcdkit-lock.XXXXXX.json")"
+  cp package-lock.json "$backup"
+  npm install --no-audit --no-fund
+  if ! cmp -s package-lock.json "$backup"; then
+    cp "$backup" package-lock.json
+    rm -f "$backup"
+    say "npm install had to change package-lock.json, so it does not match package.json; run 'npm install' and commit the lock file"
+    exit 1
+  fi
+  rm -f "$backup"
+}
+
 if ! deps_current; then
   if [[ -f package-lock.json ]]; then
     say "installing node dependencies (npm ci)"
-    npm ci --no-audit --no-fund
+    install_from_lock
   else
     say "no package-lock.json; installing node dependencies (npm install)"
     npm install --no-audit --no-fund
