@@ -1,7 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { MemberExitedError, type EtcdMember, type MemberSpec } from './etcd-member.js';
+import { MemberExitedError, type EtcdMember, type MemberSpec, type ProbeTls } from './etcd-member.js';
 import { EtcdRun } from './etcd-run.js';
 import { findEtcdBinary } from './find-etcd-binary.js';
 import { allocatePorts } from './free-ports.js';
@@ -24,6 +24,24 @@ export interface EtcdServerOptions {
    * `recordFailure()`. @defaultValue false
    */
   keepDataOnFailure?: boolean;
+  /** Serve clients over TLS (`https://` client URLs); peers stay on plain HTTP. */
+  tls?: EtcdServerTlsOptions;
+}
+
+/** TLS files of the members' client listener, all PEM. */
+export interface EtcdServerTlsOptions {
+  /** The server certificate (`--cert-file`); must name 127.0.0.1 in its subject alternative names. */
+  certFile: string;
+  /** Its private key (`--key-file`). */
+  keyFile: string;
+  /** The CA that signed it and, with `clientCertAuth`, the client certificates (`--trusted-ca-file`). */
+  caFile: string;
+  /** Require a client certificate signed by `caFile` (`--client-cert-auth`). @defaultValue false */
+  clientCertAuth?: boolean;
+  /** A client certificate the harness's own probes (health, status, metrics) present when `clientCertAuth` is on. */
+  clientCertFile?: string;
+  /** The key of `clientCertFile`. */
+  clientKeyFile?: string;
 }
 
 /** Options of {@link startEtcdCluster}. */
@@ -55,11 +73,12 @@ export async function launch<M extends EtcdMember>(
 ): Promise<Launched<M>> {
   const binary = await findEtcdBinary(options.binary);
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+  const tls = options.tls ? await tlsSettings(options.tls) : undefined;
   for (let attempt = 1; ; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'etcdkit-'));
     const run = new EtcdRun(dir, options.keepDataOnFailure ?? false);
     const ports = await allocatePorts(names.length * 2);
-    const members = memberSpecs(names, ports, dir, binary, startTimeoutMs, options.extraArgs ?? []).map(
+    const members = memberSpecs(names, ports, dir, binary, startTimeoutMs, options.extraArgs ?? [], tls).map(
       (spec) => {
         const member = create(spec, run);
         run.add(member);
@@ -93,6 +112,7 @@ function memberSpecs(
   binary: string,
   startTimeoutMs: number,
   extraArgs: readonly string[],
+  tls: { args: readonly string[]; probe: ProbeTls } | undefined,
 ): MemberSpec[] {
   const port = (index: number): number => {
     const value = ports[index];
@@ -101,7 +121,7 @@ function memberSpecs(
   };
   const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${port(2 * i + 1)}`).join(',');
   return names.map((name, i) => {
-    const clientUrl = `http://127.0.0.1:${port(2 * i)}`;
+    const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${port(2 * i)}`;
     const peerUrl = `http://127.0.0.1:${port(2 * i + 1)}`;
     const dataDir = join(dir, `${name}.data`);
     const logFile = join(dir, `${name}.log`);
@@ -114,6 +134,7 @@ function memberSpecs(
       logFile,
       stderrFile: join(dir, `${name}.stderr`),
       startTimeoutMs,
+      probeTls: tls?.probe,
       args: [
         '--name', name,
         '--data-dir', dataDir,
@@ -128,8 +149,20 @@ function memberSpecs(
         '--initial-cluster-state', 'new',
         '--logger', 'zap',
         '--log-outputs', logFile,
+        ...(tls?.args ?? []),
         ...extraArgs,
       ],
     };
   });
+}
+
+async function tlsSettings(tls: EtcdServerTlsOptions): Promise<{ args: string[]; probe: ProbeTls }> {
+  const args = ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile];
+  if (tls.clientCertAuth) args.push('--client-cert-auth');
+  const probe: ProbeTls = { ca: await readFile(tls.caFile) };
+  if (tls.clientCertFile !== undefined && tls.clientKeyFile !== undefined) {
+    probe.cert = await readFile(tls.clientCertFile);
+    probe.key = await readFile(tls.clientKeyFile);
+  }
+  return { args, probe };
 }

@@ -25,6 +25,15 @@ export interface MemberSpec {
   /** The arguments after the binary. */
   args: readonly string[];
   startTimeoutMs: number;
+  /** Trust and identity of the harness's own HTTPS probes, when clients use TLS. */
+  probeTls?: ProbeTls | undefined;
+}
+
+/** What an HTTPS probe of a TLS member trusts and presents. @internal */
+export interface ProbeTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
 }
 
 /** Options of {@link EtcdMember.restart}. */
@@ -88,7 +97,7 @@ export class EtcdMember {
     this.#spec = spec;
     this.name = spec.name;
     this.endpoint = `127.0.0.1:${spec.clientPort}`;
-    this.clientUrl = `http://${this.endpoint}`;
+    this.clientUrl = `${spec.probeTls ? 'https' : 'http'}://${this.endpoint}`;
     this.peerUrl = `http://127.0.0.1:${spec.peerPort}`;
     this.dataDir = spec.dataDir;
     this.logFile = spec.logFile;
@@ -203,7 +212,7 @@ export class EtcdMember {
    */
   async health(timeoutMs = 1_000): Promise<boolean> {
     try {
-      const reply = await httpRequest(`${this.clientUrl}/health`, { timeoutMs });
+      const reply = await httpRequest(`${this.clientUrl}/health`, { timeoutMs, tls: this.#spec.probeTls });
       return reply.status === 200 && (JSON.parse(reply.body) as { health?: unknown }).health === 'true';
     } catch {
       return false;
@@ -236,6 +245,7 @@ export class EtcdMember {
       method: 'POST',
       body: '{}',
       timeoutMs,
+      tls: this.#spec.probeTls,
     });
     if (reply.status !== 200) {
       throw new Error(`status of etcd member ${this.name} failed: HTTP ${reply.status} ${reply.body.slice(0, 200)}`);
@@ -248,7 +258,7 @@ export class EtcdMember {
    * (see {@link parsePrometheusText}).
    */
   async metrics(timeoutMs = 5_000): Promise<Map<string, number>> {
-    const reply = await httpRequest(`${this.clientUrl}/metrics`, { timeoutMs });
+    const reply = await httpRequest(`${this.clientUrl}/metrics`, { timeoutMs, tls: this.#spec.probeTls });
     if (reply.status !== 200) throw new Error(`metrics of etcd member ${this.name} failed: HTTP ${reply.status}`);
     return parsePrometheusText(reply.body);
   }

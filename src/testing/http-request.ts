@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 /** @internal */
 export interface HttpReply {
@@ -14,12 +15,14 @@ export interface HttpReply {
  */
 export function httpRequest(
   url: string,
-  options: { method?: string; body?: string; timeoutMs: number },
+  options: { method?: string; body?: string; timeoutMs: number; tls?: { ca: Buffer; cert?: Buffer; key?: Buffer } | undefined },
 ): Promise<HttpReply> {
+  const send = url.startsWith('https:') ? httpsRequest : request;
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = send(
       url,
       {
+        ...options.tls,
         method: options.method ?? 'GET',
         agent: false,
         signal: AbortSignal.timeout(options.timeoutMs),
