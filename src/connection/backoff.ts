@@ -6,18 +6,33 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
   return Math.random() * ceiling;
 }
 
-/** Sleeps `ms`, rejecting with {@link CancelledError} as soon as `signal` aborts; never leaves a timer behind. */
-export function sleep(ms: number, signal: AbortSignal | undefined, source: string): Promise<void> {
+/**
+ * Sleeps `ms`, rejecting with {@link CancelledError} as soon as `signal` aborts, and resolving
+ * early as soon as `wake` aborts (the client's close, so a retrying call notices it at once);
+ * never leaves a timer or a listener behind.
+ */
+export function sleep(ms: number, signal: AbortSignal | undefined, source: string, wake?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(new CancelledError('cancelled by the caller', { source, cause: signal.reason }));
+  if (wake?.aborted) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    const done = (): void => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      wake?.removeEventListener('abort', onWake);
+    };
+    const onAbort = (): void => {
+      done();
       reject(new CancelledError('cancelled by the caller', { source, cause: signal!.reason }));
     };
+    const onWake = (): void => {
+      done();
+      resolve();
+    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      done();
       resolve();
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+    wake?.addEventListener('abort', onWake, { once: true });
   });
 }

@@ -88,6 +88,8 @@ export class Connection {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly calls = new Set<grpc.ClientUnaryCall>();
+  /** Aborted by close(), to wake calls sleeping in a retry backoff so they reject at once. */
+  private readonly closing = new AbortController();
   private closed = false;
 
   constructor(options: EtcdOptions = {}) {
@@ -182,6 +184,10 @@ export class Connection {
     if (withAuth && this.auth.needsLogin) await this.auth.ensureLoggedIn();
     let refreshedToken = false;
     for (let attempt = 1; ; attempt++) {
+      // close() may have run while this call slept in a backoff or refreshed its token. A
+      // mutation is only ever re-attempted after an attempt that provably did not apply, so
+      // nothing of this call can have been applied.
+      if (this.closed) throw new ClientClosedError({ source: spec.source });
       const channel = this.pool.pick();
       const metadata = withAuth ? this.auth.metadata : NO_TOKEN;
       try {
@@ -189,13 +195,23 @@ export class Connection {
         this.pool.succeeded(channel);
         return response;
       } catch (raw) {
-        if (this.closed) throw new ClientClosedError({ source: spec.source, cause: raw });
         const error = toEtcdError(raw, {
           source: spec.source,
           endpoint: channel.address,
           mutation: spec.mutation,
           abortReason: signal?.aborted ? signal.reason : undefined,
         });
+        if (this.closed) {
+          // close() cancelled this attempt. A mutation that had already been sent may still be
+          // applied by the server (fault test K6 saw such a put applied after the cancel), so
+          // keep the mapping's maybeApplied verdict instead of claiming it was not applied.
+          throw new ClientClosedError({
+            source: spec.source,
+            endpoint: channel.address,
+            maybeApplied: error.maybeApplied,
+            cause: raw,
+          });
+        }
         if (withAuth && error instanceof InvalidAuthTokenError && this.auth.canRefresh && !refreshedToken) {
           refreshedToken = true;
           await this.auth.refresh(metadata);
@@ -205,7 +221,8 @@ export class Connection {
         if (!error.retryable || error.maybeApplied || attempt >= this.maxAttempts || signal?.aborted) throw error;
         const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
         if (Date.now() + delay >= deadline) throw error;
-        await sleep(delay, signal, spec.source);
+        // Woken early by close(); the check at the top of the loop then rejects the call.
+        await sleep(delay, signal, spec.source, this.closing.signal);
       }
     }
   }
@@ -270,6 +287,7 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     for (const call of this.calls) call.cancel();
     this.calls.clear();
     for (const channel of this.pool.channels) channel.close();
