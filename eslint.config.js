@@ -7,29 +7,6 @@ import tseslint from 'typescript-eslint';
 const FOCUSED = 'Focused tests (.only) must not be committed: they silently skip the rest of the suite.';
 const focusedTests = ['describe', 'it', 'test', 'suite'].map((object) => ({ object, property: 'only', message: FOCUSED }));
 
-/**
- * `no-unnecessary-type-assertion`, minus its reports on `items[i]!`. The code is written as if
- * `noUncheckedIndexedAccess` were on (it type-checks with it), so a non-null assertion on an
- * indexed access is deliberate; every other unnecessary assertion is still reported.
- */
-const baseAssertionRule = tseslint.plugin.rules['no-unnecessary-type-assertion'];
-const local = {
-  rules: {
-    'no-unnecessary-type-assertion': {
-      meta: baseAssertionRule.meta,
-      defaultOptions: baseAssertionRule.defaultOptions,
-      create(context) {
-        const isIndexedNonNull = (node) =>
-          node?.type === 'TSNonNullExpression' && node.expression.type === 'MemberExpression' && node.expression.computed;
-        const filtered = Object.create(context, {
-          report: { value: (descriptor) => (isIndexedNonNull(descriptor.node) ? undefined : context.report(descriptor)) },
-        });
-        return baseAssertionRule.create(filtered);
-      },
-    },
-  },
-};
-
 export default defineConfig(
   globalIgnores(['src/generated/**', 'dist/**', 'node_modules/**', 'coverage/**']),
 
@@ -45,11 +22,7 @@ export default defineConfig(
     linterOptions: {
       reportUnusedDisableDirectives: 'error',
     },
-    plugins: { local },
     rules: {
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      'local/no-unnecessary-type-assertion': 'error',
-
       // Promises: the rules the style guide names.
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -102,7 +75,6 @@ export default defineConfig(
     // without type information.
     files: ['**/*.{js,mjs,cjs}'],
     extends: [tseslint.configs.disableTypeChecked],
-    rules: { 'local/no-unnecessary-type-assertion': 'off' },
     languageOptions: {
       globals: {
         process: 'readonly',

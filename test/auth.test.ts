@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AuthFailedError, EtcdError, PermissionDeniedError } from 'etcdkit';
+import { AuthFailedError, type EtcdError, PermissionDeniedError } from 'etcdkit';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
 
 // Simple tokens expire after 3 s idle (RELIABILITY 6.2 "token idle > --auth-token-ttl").

@@ -3,7 +3,7 @@ import {
   Compare,
   CompactedError,
   Delete,
-  EtcdError,
+  type EtcdError,
   FutureRevisionError,
   GrpcStatus,
   InvalidArgumentError,

@@ -145,7 +145,7 @@ describe('compare-and-swap helpers', () => {
     expect((await client.compareAndSwap(key, { version: 2n }, 'd')).succeeded).toBe(true);
     expect((await client.get(key))?.text()).toBe('d');
     await expect(client.compareAndSwap(key, {} as never, 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(client.compareAndSwap(key, { value: 'd', version: 3 } as never, 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.compareAndSwap(key, { value: 'd', version: 3 }, 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('compareAndDelete deletes only when the expectation holds', async () => {

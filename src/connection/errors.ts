@@ -141,7 +141,8 @@ export class EtcdError extends Error {
     this.serverMessage = init.serverMessage;
     this.endpoint = init.endpoint;
     const brands = new Set<string>();
-    for (let ctor = new.target as unknown as { brand?: string } | null; ctor?.brand; ctor = Object.getPrototypeOf(ctor)) {
+    type BrandedClass = { brand?: string } | null;
+    for (let ctor = new.target as unknown as BrandedClass; ctor?.brand; ctor = Object.getPrototypeOf(ctor) as BrandedClass) {
       brands.add(ctor.brand);
     }
     Object.defineProperty(this, brandsKey, { value: brands, enumerable: false });

@@ -17,7 +17,7 @@ import {
 } from './cas.js';
 import { Delete } from './delete.js';
 import type { KeyValue } from './key-value.js';
-import { KeySpace } from './key-space.js';
+import { type KeySpace } from './key-space.js';
 import { kvMethods } from './methods.js';
 import { Put, type PutOptions, toPut } from './put.js';
 import { checkRangeAll, rangeAll, type RangeAllOptions } from './range-all.js';
@@ -136,7 +136,7 @@ export class Namespace {
   txn(txn?: Txn<Op[], Op[]>): Txn<Op[], Op[]> {
     const committer = (request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> =>
       this.commitTxn(request, options);
-    if (txn === undefined) return new Txn(committer) as unknown as Txn<Op[], Op[]>;
+    if (txn === undefined) return new Txn(committer);
     if (!(txn instanceof Txn)) throw new InvalidArgumentError('txn', 'expected a Txn', { source: 'Etcd.txn' });
     return txn.bind(committer);
   }

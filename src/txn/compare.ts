@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../connection/errors.js';
 import { type Bytes, toBuffer } from '../encoding/bytes.js';
 import { type Int64Input, toLong } from '../encoding/int64.js';
-import { Compare as RawCompare, Compare_CompareResult, Compare_CompareTarget } from '../generated/etcdserverpb/rpc.js';
+import { type Compare as RawCompare, Compare_CompareResult, Compare_CompareTarget } from '../generated/etcdserverpb/rpc.js';
 import { builderKey, KeyRangeBuilder } from '../kv/key-range-builder.js';
 
 interface TargetFields {

@@ -55,5 +55,5 @@ export function toTxnResult(raw: TxnResponse, strip: number): TxnResult {
     succeeded: raw.succeeded,
     header: toHeader(raw.header),
     responses: raw.responses.map((response) => toOpResult(response, strip)),
-  } as TxnResult;
+  };
 }

@@ -51,6 +51,6 @@ describe('public types', () => {
     };
     expectTypeOf(check).toBeFunction();
     const commit = (etcd: Etcd) => etcd.txn().if(Compare.missing('k')).then(Op.put('k', 'v'), Op.get('k')).else(Op.delete('k')).commit();
-    expectTypeOf<Awaited<ReturnType<typeof commit>>>().toEqualTypeOf<Result>();
+    expectTypeOf(commit).returns.resolves.toEqualTypeOf<Result>();
   });
 });
