@@ -57,3 +57,20 @@ describe('client lifecycle', () => {
     expect((await client.get(key))?.text()).toBe('v');
   });
 });
+
+describe('retries', () => {
+  it('a call made while no connection can be opened waits for one until its deadline', async () => {
+    await using proxy = await startFaultProxy({ target: etcd.server.endpoint });
+    const client = etcd.client({ endpoints: [proxy.endpoint] });
+    const key = `${etcd.prefix()}waits`;
+    await proxy.refuse();
+    const put = client.put(key, 'v', { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const refusedSoFar = (await proxy.stats()).refused;
+    await proxy.heal();
+    await put;
+    // More attempts than maxAttempts (5) were made, none of which reached the server.
+    expect(refusedSoFar).toBeGreaterThan(1);
+    expect((await client.get(key))?.version).toBe(1n);
+  });
+});

@@ -6,7 +6,7 @@ import { type CallOptions, checkCallOptions, checkDurationMs } from './call-opti
 import { type ChannelState, EndpointChannel } from './endpoint-channel.js';
 import { EndpointPool } from './endpoint-pool.js';
 import { parseEndpoints } from './endpoints.js';
-import { toEtcdError } from './error-mapping.js';
+import { failedBeforeSending, toEtcdError } from './error-mapping.js';
 import {
   CancelledError,
   ClientClosedError,
@@ -68,6 +68,11 @@ function channelCredentials(tls: TlsOptions | boolean | undefined, anySecure: bo
   if (tls === false || (tls === undefined && !anySecure)) return grpc.credentials.createInsecure();
   const settings: TlsOptions = typeof tls === 'object' ? tls : {};
   return grpc.credentials.createSsl(pem(settings.ca), pem(settings.key), pem(settings.cert));
+}
+
+function neverSent(raw: unknown): boolean {
+  const { code, details } = raw as { code?: unknown; details?: unknown };
+  return typeof code === 'number' && typeof details === 'string' && failedBeforeSending(code, details);
 }
 
 function isEndpointFailure(error: EtcdError): boolean {
@@ -218,7 +223,10 @@ export class Connection {
           continue;
         }
         if (isEndpointFailure(error)) this.pool.failed(channel, error);
-        if (!error.retryable || error.maybeApplied || attempt >= this.maxAttempts || signal?.aborted) throw error;
+        if (!error.retryable || error.maybeApplied || signal?.aborted) throw error;
+        // A request that never left the client cost nothing: keep trying until the deadline, as
+        // the Go client waits for a connection, instead of failing while grpc-js reconnects.
+        if (attempt >= this.maxAttempts && !neverSent(raw)) throw error;
         const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
         if (Date.now() + delay >= deadline) throw error;
         // Woken early by close(); the check at the top of the loop then rejects the call.

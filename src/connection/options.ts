@@ -21,7 +21,9 @@ export interface AuthCredentials {
 /** Tuning of the automatic retries of calls that are safe to repeat. */
 export interface RetryOptions {
   /**
-   * Attempts per call at most, the first included.
+   * Attempts per call at most, the first included. Attempts that failed before the request
+   * left the client (no connection could be made to any endpoint) do not count: those are
+   * retried until the call's deadline.
    * @defaultValue 5
    */
   maxAttempts?: number;
