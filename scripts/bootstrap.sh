@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a checkout runnable: node dependencies, then an etcd binary for the tests, the tour and
-# the benchmarks. Used by `npm test`, `npm run tour` (with --tour) and `npm run bench`.
+# the benchmarks. Used by `npm test` and `npm run tour` (with --tour).
 #
 #   bash scripts/bootstrap.sh [--tour]
 #
