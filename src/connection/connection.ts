@@ -17,7 +17,7 @@ import {
   UnavailableError,
 } from './errors.js';
 import type { EtcdOptions, TlsOptions } from './options.js';
-import { type UnaryMethod, unaryMethod } from './unary-method.js';
+import { type RpcMethod, rpcMethod } from './rpc-method.js';
 
 /** What a unary call is, for error reporting and retry decisions. */
 export interface CallSpec {
@@ -25,6 +25,29 @@ export interface CallSpec {
   readonly source: string;
   /** Whether the call changes server state; such calls are retried only when provably never sent. */
   readonly mutation: boolean;
+}
+
+/** What a stream is, for error reporting and its metadata. */
+export interface StreamSpec {
+  /** The operation name used in errors, such as `Watch.Watch`. */
+  readonly source: string;
+  /**
+   * Send etcd's require-leader metadata, so a member that has lost its leader ends the stream
+   * with "no leader" instead of keeping it open with nothing to say.
+   */
+  readonly requireLeader?: boolean;
+}
+
+/** A bidirectional stream opened on one endpoint. */
+export interface OpenStream<Req, Res> {
+  /** The grpc-js call. */
+  readonly call: grpc.ClientDuplexStream<Req, Res>;
+  /** The endpoint it runs on. */
+  readonly endpoint: string;
+  /** @internal */
+  readonly channel: EndpointChannel;
+  /** The token metadata it was opened with, to tell a stale token from a refreshed one. @internal */
+  readonly token: grpc.Metadata;
 }
 
 /** The state of one endpoint, as {@link Connection.info} reports it. */
@@ -45,7 +68,14 @@ export interface EndpointInfo {
 
 const NO_TOKEN = new grpc.Metadata();
 
-const authenticateMethod = unaryMethod(AuthService.authenticate, AuthenticateRequest, AuthenticateResponse);
+function streamMetadata(token: grpc.Metadata, requireLeader: boolean | undefined): grpc.Metadata {
+  if (!requireLeader) return token;
+  const metadata = token.clone();
+  metadata.set('hasleader', 'true');
+  return metadata;
+}
+
+const authenticateMethod = rpcMethod(AuthService.authenticate, AuthenticateRequest, AuthenticateResponse);
 
 const DEFAULTS = {
   timeoutMs: 30_000,
@@ -92,7 +122,7 @@ export class Connection {
   private readonly maxAttempts: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly calls = new Set<grpc.ClientUnaryCall>();
+  private readonly calls = new Set<{ cancel(): void }>();
   /** Aborted by close(), to wake calls sleeping in a retry backoff so they reject at once. */
   private readonly closing = new AbortController();
   private closed = false;
@@ -170,12 +200,12 @@ export class Connection {
   }
 
   /** Sends one unary request, with the deadline, retry, failover and auth rules of the client. */
-  unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, spec: CallSpec, options?: CallOptions): Promise<Res> {
+  unary<Req, Res>(method: RpcMethod<Req, Res>, request: Req, spec: CallSpec, options?: CallOptions): Promise<Res> {
     return this.run(method, request, spec, options, true);
   }
 
   private async run<Req, Res>(
-    method: UnaryMethod<Req, Res>,
+    method: RpcMethod<Req, Res>,
     request: Req,
     spec: CallSpec,
     options: CallOptions | undefined,
@@ -237,7 +267,7 @@ export class Connection {
 
   private attempt<Req, Res>(
     channel: EndpointChannel,
-    method: UnaryMethod<Req, Res>,
+    method: RpcMethod<Req, Res>,
     request: Req,
     metadata: grpc.Metadata,
     deadline: number,
@@ -264,6 +294,107 @@ export class Connection {
       this.calls.add(call);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /**
+   * Opens a bidirectional stream on the pinned endpoint, logged in and with the stream's
+   * metadata. The caller owns the stream: it reads, writes and ends it, and reports how it
+   * ended with {@link Connection.streamEnded}. `close()` cancels it.
+   */
+  async openBidi<Req, Res>(method: RpcMethod<Req, Res>, spec: StreamSpec): Promise<OpenStream<Req, Res>> {
+    if (this.closed) throw new ClientClosedError({ source: spec.source });
+    if (this.auth.needsLogin) await this.auth.ensureLoggedIn();
+    if (this.closed) throw new ClientClosedError({ source: spec.source });
+    const channel = this.pool.pick();
+    const token = this.auth.metadata;
+    const call = channel.client.makeBidiStreamRequest(
+      method.path,
+      method.serialize,
+      method.deserialize,
+      streamMetadata(token, spec.requireLeader),
+      {},
+    );
+    this.track(call);
+    return { call, endpoint: channel.address, channel, token };
+  }
+
+  /**
+   * Records how a stream ended: a success clears its endpoint's failure record; a failure is
+   * classified, counted against the endpoint when the endpoint is at fault, and repaired when
+   * the token expired (the next open logs in again). Returns the typed error.
+   */
+  async streamEnded<Req, Res>(stream: OpenStream<Req, Res>, raw: unknown, source: string): Promise<EtcdError | undefined> {
+    if (raw === undefined) {
+      this.pool.succeeded(stream.channel);
+      return undefined;
+    }
+    const error = toEtcdError(raw, { source, endpoint: stream.endpoint, mutation: false });
+    if (error instanceof InvalidAuthTokenError && this.auth.canRefresh && !this.closed) {
+      await this.auth.refresh(stream.token).catch(() => undefined);
+    } else if (isEndpointFailure(error)) {
+      this.pool.failed(stream.channel, error);
+    }
+    return error;
+  }
+
+  /** Marks the endpoint of a stream that is delivering messages as healthy. */
+  streamHealthy<Req, Res>(stream: OpenStream<Req, Res>): void {
+    this.pool.succeeded(stream.channel);
+  }
+
+  /**
+   * Runs a server-streaming call and yields its messages. Breaking out of the loop, the signal
+   * or `close()` cancels the call. Not retried: the caller decides what resuming means.
+   */
+  async *serverStream<Req, Res>(
+    method: RpcMethod<Req, Res>,
+    request: Req,
+    spec: StreamSpec,
+    options?: CallOptions,
+  ): AsyncGenerator<Res, void, undefined> {
+    if (options !== undefined) checkCallOptions(options, spec.source);
+    if (this.closed) throw new ClientClosedError({ source: spec.source });
+    const signal = options?.signal;
+    if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
+    if (this.auth.needsLogin) await this.auth.ensureLoggedIn();
+    const channel = this.pool.pick();
+    const call = channel.client.makeServerStreamRequest(
+      method.path,
+      method.serialize,
+      method.deserialize,
+      request,
+      streamMetadata(this.auth.metadata, spec.requireLeader),
+      options?.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
+    );
+    this.track(call);
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let finished = false;
+    try {
+      for await (const message of call as AsyncIterable<Res>) yield message;
+      finished = true;
+    } catch (raw) {
+      if (this.closed) throw new ClientClosedError({ source: spec.source, endpoint: channel.address, cause: raw });
+      const error = toEtcdError(raw, {
+        source: spec.source,
+        endpoint: channel.address,
+        mutation: false,
+        abortReason: signal?.aborted ? signal.reason : undefined,
+      });
+      if (isEndpointFailure(error)) this.pool.failed(channel, error);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // Ending the loop early must end the call on the server too (grpc-node#1238).
+      if (!finished) call.cancel();
+    }
+  }
+
+  private track(call: grpc.ClientDuplexStream<unknown, unknown> | grpc.ClientReadableStream<unknown>): void {
+    this.calls.add(call);
+    call.on('status', () => this.calls.delete(call));
+    // A cancelled call reports CANCELLED through 'error'; its owner has already moved on.
+    call.on('error', () => undefined);
   }
 
   /** Authenticate goes out without a token; wrong credentials fail it without a retry. */

@@ -1,4 +1,4 @@
-import { unaryMethod } from '../connection/unary-method.js';
+import { rpcMethod } from '../connection/rpc-method.js';
 import {
   CompactionRequest,
   CompactionResponse,
@@ -15,9 +15,9 @@ import {
 
 /** The KV service's unary methods. @internal */
 export const kvMethods = {
-  range: unaryMethod(KVService.range, RangeRequest, RangeResponse),
-  put: unaryMethod(KVService.put, PutRequest, PutResponse),
-  deleteRange: unaryMethod(KVService.deleteRange, DeleteRangeRequest, DeleteRangeResponse),
-  txn: unaryMethod(KVService.txn, TxnRequest, TxnResponse),
-  compact: unaryMethod(KVService.compact, CompactionRequest, CompactionResponse),
+  range: rpcMethod(KVService.range, RangeRequest, RangeResponse),
+  put: rpcMethod(KVService.put, PutRequest, PutResponse),
+  deleteRange: rpcMethod(KVService.deleteRange, DeleteRangeRequest, DeleteRangeResponse),
+  txn: rpcMethod(KVService.txn, TxnRequest, TxnResponse),
+  compact: rpcMethod(KVService.compact, CompactionRequest, CompactionResponse),
 } as const;

@@ -4,8 +4,8 @@ export interface MessageCodec<T> {
   decode(input: Uint8Array): T;
 }
 
-/** Everything needed to issue one unary RPC: its path and its codecs. */
-export interface UnaryMethod<Req, Res> {
+/** Everything needed to issue one RPC, unary or streaming: its path and its codecs. */
+export interface RpcMethod<Req, Res> {
   /** The gRPC path, such as `/etcdserverpb.KV/Range`. */
   readonly path: string;
   /** Serializes a request without copying the encoded bytes. */
@@ -15,15 +15,15 @@ export interface UnaryMethod<Req, Res> {
 }
 
 /**
- * Builds a {@link UnaryMethod} from a ts-proto service definition entry (for its path) and the
+ * Builds a {@link RpcMethod} from a ts-proto service definition entry (for its path) and the
  * two message codecs. The generated `requestSerialize` copies the encoded bytes into a new
  * Buffer; this one wraps them instead.
  */
-export function unaryMethod<Req, Res>(
+export function rpcMethod<Req, Res>(
   definition: { readonly path: string },
   request: MessageCodec<Req>,
   response: MessageCodec<Res>,
-): UnaryMethod<Req, Res> {
+): RpcMethod<Req, Res> {
   return {
     path: definition.path,
     serialize: (message) => {
