@@ -41,6 +41,11 @@ export {
   TxnNotCommittedError,
   UnavailableError,
   UpdateConflictError,
+  LeaseExpiredError,
+  WatchCanceledError,
+  SlowConsumerError,
+  AlreadyConsumedError,
+  UnsupportedError,
 } from './connection/errors.js';
 
 export type { CompactOptions } from './client.js';
@@ -48,7 +53,7 @@ export type { CallOptions } from './connection/call-options.js';
 export type { AuthCredentials, EtcdOptions, RetryOptions, TlsOptions } from './connection/options.js';
 export type { EndpointInfo } from './connection/connection.js';
 export type { ChannelState } from './connection/endpoint-channel.js';
-export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode } from './connection/errors.js';
+export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode, LeaseLossReason } from './connection/errors.js';
 export type { Bytes } from './encoding/bytes.js';
 export type { Int64Input } from './encoding/int64.js';
 export type { ResponseHeader } from './kv/key-value.js';

@@ -55,6 +55,11 @@ export const EtcdErrorCode = {
   UpdateConflict: 'UPDATE_CONFLICT',
   ServerRejected: 'SERVER_REJECTED',
   Internal: 'INTERNAL',
+  LeaseExpired: 'LEASE_EXPIRED',
+  WatchCanceled: 'WATCH_CANCELED',
+  SlowConsumer: 'SLOW_CONSUMER',
+  AlreadyConsumed: 'ALREADY_CONSUMED',
+  Unsupported: 'UNSUPPORTED',
 } as const;
 
 /** One of the {@link EtcdErrorCode} values. */
@@ -189,6 +194,11 @@ const kinds = {
   cancelled: defineError(EtcdErrorCode.Cancelled, GrpcStatus.CANCELLED, false, 'client'),
   serverRejected: defineError(EtcdErrorCode.ServerRejected, GrpcStatus.UNKNOWN, false, 'server'),
   internal: defineError(EtcdErrorCode.Internal, GrpcStatus.INTERNAL, false, 'transport'),
+  leaseExpired: defineError(EtcdErrorCode.LeaseExpired, GrpcStatus.NOT_FOUND, false, 'client'),
+  watchCanceled: defineError(EtcdErrorCode.WatchCanceled, GrpcStatus.ABORTED, false, 'server'),
+  slowConsumer: defineError(EtcdErrorCode.SlowConsumer, GrpcStatus.RESOURCE_EXHAUSTED, false, 'client'),
+  alreadyConsumed: defineError(EtcdErrorCode.AlreadyConsumed, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
+  unsupported: defineError(EtcdErrorCode.Unsupported, GrpcStatus.UNIMPLEMENTED, false, 'server'),
 } as const;
 
 /** Bad input detected before anything was sent; {@link InvalidArgumentError.argument} names it. */
@@ -305,3 +315,41 @@ export class CompactedError extends EtcdError {
     this.compactRevision = compactRevision;
   }
 }
+
+/** Why a lease was lost. */
+export type LeaseLossReason =
+  /** No keep-alive was acknowledged within the TTL: the server has expired it, or will. */
+  | 'expired'
+  /** The server answered with TTL ≤ 0: the lease was revoked (perhaps by another client) or never existed. */
+  | 'revoked'
+  /** The lease was revoked through this client. */
+  | 'revoked-locally'
+  /** The client was closed, or keeping the lease alive was stopped. */
+  | 'stopped';
+
+/** A lease is gone, or can no longer be trusted to be alive; {@link LeaseExpiredError.reason} says why. */
+export class LeaseExpiredError extends EtcdError {
+  static override readonly brand: string = 'etcdkit.error.LeaseExpiredError';
+  /** The lease ID. */
+  readonly leaseId: bigint;
+  /** Why the lease is considered lost. */
+  readonly reason: LeaseLossReason;
+  /** @internal */
+  constructor(leaseId: bigint, reason: LeaseLossReason, message: string, init: EtcdErrorInit) {
+    super(kinds.leaseExpired.code, message, init, kinds.leaseExpired.defaults);
+    this.leaseId = leaseId;
+    this.reason = reason;
+  }
+}
+
+/** The server cancelled a watcher for a reason of its own (permission denied, empty range, no leader...). */
+export class WatchCanceledError extends serverErrorClass('watchCanceled', 'etcdkit.error.WatchCanceledError') {}
+
+/** A consumer fell so far behind that its bounded buffer overflowed; only that consumer fails. */
+export class SlowConsumerError extends serverErrorClass('slowConsumer', 'etcdkit.error.SlowConsumerError') {}
+
+/** An iterable that allows one consumer was iterated a second time (or after it ended). */
+export class AlreadyConsumedError extends serverErrorClass('alreadyConsumed', 'etcdkit.error.AlreadyConsumedError') {}
+
+/** The server does not support this call (for example a 3.5+ API on an etcd 3.4 server). */
+export class UnsupportedError extends serverErrorClass('unsupported', 'etcdkit.error.UnsupportedError') {}
