@@ -123,6 +123,7 @@ export class Connection {
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly calls = new Set<{ cancel(): void }>();
+  private readonly components = new Map<symbol, { close(): void }>();
   /** Aborted by close(), to wake calls sleeping in a retry backoff so they reject at once. */
   private readonly closing = new AbortController();
   private closed = false;
@@ -422,11 +423,28 @@ export class Connection {
     }));
   }
 
+  /**
+   * The connection's single instance of a component that shares this connection's streams
+   * (the watch multiplexer, the keep-alive stream), created on first use and closed by
+   * {@link Connection.close}. Every view of the client (namespaces included) gets the same one.
+   */
+  component<T extends { close(): void }>(key: symbol, create: () => T): T {
+    let component = this.components.get(key) as T | undefined;
+    if (component === undefined) {
+      if (this.closed) throw new ClientClosedError({ source: 'Etcd' });
+      component = create();
+      this.components.set(key, component);
+    }
+    return component;
+  }
+
   /** Cancels every outstanding call and closes every channel. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
+    for (const component of this.components.values()) component.close();
+    this.components.clear();
     for (const call of this.calls) call.cancel();
     this.calls.clear();
     for (const channel of this.pool.channels) channel.close();

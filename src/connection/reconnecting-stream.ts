@@ -40,6 +40,7 @@ function isPermanent(error: EtcdError): boolean {
  */
 export class ReconnectingStream<Req, Res> {
   private current: OpenStream<Req, Res> | undefined;
+  private endCurrent: ((raw: unknown) => void) | undefined;
   private stopped = false;
   private failures = 0;
   private readonly wake = new AbortController();
@@ -89,6 +90,16 @@ export class ReconnectingStream<Req, Res> {
     this.current?.call.cancel();
   }
 
+  /**
+   * Ends the current stream as if it had failed with `raw` (a gRPC-like `{ code, details }`),
+   * for failures the server reports inside a message rather than as the stream's status, such
+   * as a watch create refused for an expired token: the usual repair (token refresh, failover)
+   * and reconnection follow.
+   */
+  fail(raw: unknown): void {
+    this.endCurrent?.(raw);
+  }
+
   /** Stops for good: cancels the open stream and any pending reconnect. Idempotent. */
   close(): void {
     if (this.stopped) return;
@@ -136,6 +147,7 @@ export class ReconnectingStream<Req, Res> {
     let healthy = false;
     this.current = stream;
     const ended = new Promise<unknown>((resolve) => {
+      this.endCurrent = resolve;
       call.on('data', (message: Res) => {
         if (!healthy) {
           healthy = true;
@@ -158,6 +170,7 @@ export class ReconnectingStream<Req, Res> {
     });
     const raw = await ended;
     this.current = undefined;
+    this.endCurrent = undefined;
     call.removeAllListeners('data');
     call.cancel();
     return (await this.connection.streamEnded(stream, raw, source)) ?? new UnavailableError('the stream ended', { source });
