@@ -479,6 +479,10 @@ export interface AuthEnableRequest {
 export interface AuthDisableRequest {
 }
 
+/** etcd 3.5+. */
+export interface AuthStatusRequest {
+}
+
 export interface AuthenticateRequest {
   name: string;
   password: string;
@@ -548,6 +552,14 @@ export interface AuthEnableResponse {
 
 export interface AuthDisableResponse {
   header: ResponseHeader | undefined;
+}
+
+/** etcd 3.5+. */
+export interface AuthStatusResponse {
+  header: ResponseHeader | undefined;
+  enabled: boolean;
+  /** The revision of the auth store. */
+  authRevision: Long;
 }
 
 export interface AuthenticateResponse {
@@ -5453,6 +5465,49 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
   },
 };
 
+function createBaseAuthStatusRequest(): AuthStatusRequest {
+  return {};
+}
+
+export const AuthStatusRequest: MessageFns<AuthStatusRequest> = {
+  encode(_: AuthStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AuthStatusRequest>): AuthStatusRequest {
+    return AuthStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<AuthStatusRequest>): AuthStatusRequest {
+    const message = createBaseAuthStatusRequest();
+    return message;
+  },
+};
+
 function createBaseAuthenticateRequest(): AuthenticateRequest {
   return { name: "", password: "" };
 }
@@ -6421,6 +6476,89 @@ export const AuthDisableResponse: MessageFns<AuthDisableResponse> = {
     message.header = (object.header !== undefined && object.header !== null)
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseAuthStatusResponse(): AuthStatusResponse {
+  return { header: undefined, enabled: false, authRevision: Long.UZERO };
+}
+
+export const AuthStatusResponse: MessageFns<AuthStatusResponse> = {
+  encode(message: AuthStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.enabled !== false) {
+      writer.uint32(16).bool(message.enabled);
+    }
+    if (!message.authRevision.equals(Long.UZERO)) {
+      writer.uint32(24).uint64(message.authRevision.toString());
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = ResponseHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.authRevision = Long.fromString(reader.uint64().toString(), true);
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AuthStatusResponse>): AuthStatusResponse {
+    return AuthStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuthStatusResponse>): AuthStatusResponse {
+    const message = createBaseAuthStatusResponse();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? ResponseHeader.fromPartial(object.header)
+      : undefined;
+    message.enabled = object.enabled ?? false;
+    message.authRevision = (object.authRevision !== undefined && object.authRevision !== null)
+      ? Long.fromValue(object.authRevision)
+      : Long.UZERO;
     return message;
   },
 };
@@ -7956,6 +8094,16 @@ export const AuthService = {
     responseSerialize: (value: AuthDisableResponse): Buffer => Buffer.from(AuthDisableResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuthDisableResponse => AuthDisableResponse.decode(value),
   },
+  /** etcd 3.5+: not served by 3.4, which answers UNIMPLEMENTED. */
+  authStatus: {
+    path: "/etcdserverpb.Auth/AuthStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AuthStatusRequest): Buffer => Buffer.from(AuthStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AuthStatusRequest => AuthStatusRequest.decode(value),
+    responseSerialize: (value: AuthStatusResponse): Buffer => Buffer.from(AuthStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthStatusResponse => AuthStatusResponse.decode(value),
+  },
   authenticate: {
     path: "/etcdserverpb.Auth/Authenticate" as const,
     requestStream: false as const,
@@ -8108,6 +8256,8 @@ export const AuthService = {
 export interface AuthServer extends UntypedServiceImplementation {
   authEnable: handleUnaryCall<AuthEnableRequest, AuthEnableResponse>;
   authDisable: handleUnaryCall<AuthDisableRequest, AuthDisableResponse>;
+  /** etcd 3.5+: not served by 3.4, which answers UNIMPLEMENTED. */
+  authStatus: handleUnaryCall<AuthStatusRequest, AuthStatusResponse>;
   authenticate: handleUnaryCall<AuthenticateRequest, AuthenticateResponse>;
   userAdd: handleUnaryCall<AuthUserAddRequest, AuthUserAddResponse>;
   userGet: handleUnaryCall<AuthUserGetRequest, AuthUserGetResponse>;
@@ -8154,6 +8304,22 @@ export interface AuthClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuthDisableResponse) => void,
+  ): ClientUnaryCall;
+  /** etcd 3.5+: not served by 3.4, which answers UNIMPLEMENTED. */
+  authStatus(
+    request: AuthStatusRequest,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
+  ): ClientUnaryCall;
+  authStatus(
+    request: AuthStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
+  ): ClientUnaryCall;
+  authStatus(
+    request: AuthStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuthStatusResponse) => void,
   ): ClientUnaryCall;
   authenticate(
     request: AuthenticateRequest,
