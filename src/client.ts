@@ -6,6 +6,7 @@ import { KeySpace } from './kv/key-space.js';
 import { kvMethods } from './kv/methods.js';
 import { Namespace } from './kv/namespace.js';
 import { type CompactResult, toCompactResult } from './kv/results.js';
+import { watchesOf } from './watch/watch-manager.js';
 
 /** Options of {@link Etcd.compact}. */
 export interface CompactOptions extends CallOptions {
@@ -42,6 +43,20 @@ export class Etcd extends Namespace {
     };
     const response = await this.connection.unary(kvMethods.compact, request, { source: 'KV.Compact', mutation: true }, options);
     return toCompactResult(response);
+  }
+
+  /**
+   * Asks the server for its current revision on every open watch stream, and resolves with it
+   * (`undefined` when no watcher is open).
+   *
+   * @remarks
+   * On etcd 3.4 this stream-wide progress reply can overtake events still queued for delivery,
+   * so it moves no watcher's resume revision, and a cache must not take it as "current up to
+   * here". Watchers created with `withProgressNotify()` get per-watcher progress notifications,
+   * which are ordered with their events and do advance it.
+   */
+  watchProgress(): Promise<bigint | undefined> {
+    return watchesOf(this.connection).progress();
   }
 
   /** The state of every endpoint: connectivity, whether calls are pinned to it, failures, calls in flight. */

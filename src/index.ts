@@ -12,6 +12,8 @@ export { Namespace } from './kv/namespace.js';
 export { Compare, CompareTarget } from './txn/compare.js';
 export { Op } from './txn/op.js';
 export { Txn } from './txn/txn.js';
+export { Watch } from './watch/watch.js';
+export { Watcher } from './watch/watcher.js';
 export {
   AuthFailedError,
   AuthNotEnabledError,
@@ -63,4 +65,6 @@ export type { GetOptions } from './kv/namespace.js';
 export type { RangeAllOptions } from './kv/range-all.js';
 export type { CasResult, Expected, UpdateOptions, UpdateResult } from './kv/cas.js';
 export type { OpKind } from './txn/op.js';
+export type { WatchBatch, WatchEvent } from './watch/events.js';
+export type { WatchOptions, WatcherStats } from './watch/watcher.js';
 export type { OpResult, OpResultOf, ResultsOf, TxnResult } from './txn/results.js';

@@ -22,6 +22,9 @@ import { kvMethods } from './methods.js';
 import { Put, type PutOptions, toPut } from './put.js';
 import { checkRangeAll, rangeAll, type RangeAllOptions } from './range-all.js';
 import { Range } from './range.js';
+import { type Watch } from '../watch/watch.js';
+import { watchesOf } from '../watch/watch-manager.js';
+import type { WatchOptions, Watcher } from '../watch/watcher.js';
 import { type DeleteResult, type PutResult, type RangeResult, toDeleteResult, toPutResult, toRangeResult } from './results.js';
 
 /** Options of `get`: a revision to read at, and whether a stale local read is fine. */
@@ -163,6 +166,15 @@ export class Namespace {
     const send = (page: RangeRequest, callOptions: CallOptions | undefined) =>
       this.connection.unary(kvMethods.range, page, READ, callOptions);
     return rangeAll(send, request, pageSize, options, this.keySpace.strip);
+  }
+
+  /**
+   * Watches a key, or whatever a {@link Watch} selects, and returns the {@link Watcher}: an
+   * `AsyncIterable` of batches of events. Every watcher of the client shares one stream and
+   * resumes where it left off after failures, with no event lost or repeated.
+   */
+  watch(target: Bytes | Watch, options?: WatchOptions): Watcher {
+    return watchesOf(this.connection).watch(target, this.keySpace, options);
   }
 
   /** Writes `key` only if it does not exist; resolves to whether it was written. */
