@@ -3,6 +3,8 @@ import type { Connection } from '../connection/connection.js';
 import { InvalidArgumentError } from '../connection/errors.js';
 import { type Bytes, toKey } from '../encoding/bytes.js';
 import type { RangeRequest } from '../generated/etcdserverpb/rpc.js';
+import { Lease } from '../lease/lease.js';
+import type { Session, SessionOptions } from '../lease/session.js';
 import { toTxnResult, type TxnResult } from '../txn/results.js';
 import { hasWrites, Txn } from '../txn/txn.js';
 import {
@@ -66,6 +68,21 @@ export class Namespace {
   /** A view of the keys under `prefix`, relative to this view. */
   namespace(prefix: Bytes): Namespace {
     return new Namespace(this.connection, this.keySpace.child(toKey(prefix, 'prefix', 'Etcd.namespace')));
+  }
+
+  private leaseApi: Lease | undefined;
+
+  /**
+   * Leases: grant, revoke, time-to-live, list, and keep-alives over one stream shared by the
+   * client and all its views. In a namespace view, `timeToLive` keys are relative to the view.
+   */
+  get lease(): Lease {
+    return (this.leaseApi ??= new Lease(this.connection, this.keySpace));
+  }
+
+  /** Starts a {@link Session}: a lease kept alive until the session is closed (default TTL 60 s). */
+  session(options?: SessionOptions): Promise<Session> {
+    return this.lease.session(options);
   }
 
   /** Reads the keys a {@link Range} selects. */
