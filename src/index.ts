@@ -12,6 +12,10 @@ export { Namespace } from './kv/namespace.js';
 export { Compare, CompareTarget } from './txn/compare.js';
 export { Op } from './txn/op.js';
 export { Txn } from './txn/txn.js';
+export { Lease } from './lease/lease.js';
+export { KeptLease } from './lease/kept-lease.js';
+export { LeaseKeepAlive } from './lease/keep-alive.js';
+export { Session } from './lease/session.js';
 export { Watch } from './watch/watch.js';
 export { Watcher } from './watch/watcher.js';
 export {
@@ -65,6 +69,16 @@ export type { GetOptions } from './kv/namespace.js';
 export type { RangeAllOptions } from './kv/range-all.js';
 export type { CasResult, Expected, UpdateOptions, UpdateResult } from './kv/cas.js';
 export type { OpKind } from './txn/op.js';
+export type {
+  GrantKeptAliveOptions,
+  KeepAliveOptions,
+  KeepOptions,
+  LeaseGrantOptions,
+  LeaseRevokeResult,
+  LeaseTimeToLiveOptions,
+} from './lease/lease.js';
+export type { KeepAliveResponse, LeaseGrantResult, LeaseTimeToLiveResult } from './lease/results.js';
+export type { SessionOptions } from './lease/session.js';
 export type { WatchBatch, WatchEvent } from './watch/events.js';
 export type { WatchOptions, WatcherStats } from './watch/watcher.js';
 export type { OpResult, OpResultOf, ResultsOf, TxnResult } from './txn/results.js';
