@@ -9,10 +9,19 @@ describe('client lifecycle', () => {
   it('connects lazily and reports each endpoint in info()', async () => {
     const client = etcd.client();
     expect(client.info()).toEqual([
-      expect.objectContaining({ endpoint: etcd.server.endpoint, state: 'idle', pinned: true, failures: 0, inFlight: 0 }),
+      expect.objectContaining({
+        endpoint: etcd.server.endpoint,
+        state: { status: 'idle' },
+        connectivity: 'idle',
+        pinned: true,
+        failures: 0,
+        inFlight: 0,
+        streams: 0,
+        health: { status: 'unknown' },
+      }),
     ]);
     await client.put(`${etcd.prefix()}k`, 'v');
-    expect(client.info()[0]?.state).toBe('ready');
+    expect(client.info()[0]?.state).toEqual({ status: 'ready' });
   });
 
   it('close() closes every connection, returns active handles to the baseline, and later calls reject', async () => {

@@ -3,11 +3,14 @@ import { AuthenticateRequest, AuthenticateResponse, AuthService } from '../gener
 import { AuthSession } from './auth-session.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { type CallOptions, checkCallOptions, checkDurationMs } from './call-options.js';
-import { type ChannelState, EndpointChannel } from './endpoint-channel.js';
+import { EndpointChannel } from './endpoint-channel.js';
+import { describeEndpoint, type EndpointInfo, type EndpointInfoSource } from './endpoint-info.js';
 import { EndpointPool } from './endpoint-pool.js';
-import { parseEndpoints } from './endpoints.js';
+import { EndpointSync, type EndpointSyncResult } from './endpoint-sync.js';
+import { type ParsedEndpoint, parseEndpoints } from './endpoints.js';
 import { failedBeforeSending, toEtcdError } from './error-mapping.js';
 import {
+  AuthFailedError,
   CancelledError,
   ClientClosedError,
   type EtcdError,
@@ -16,8 +19,13 @@ import {
   NoLeaderError,
   UnavailableError,
 } from './errors.js';
+import { HealthMonitor } from './health.js';
+import { activeHooks, type AttemptTrace, type EtcdHooks, invokeHook, observeCall } from './hooks.js';
+import { MEMBER_LIST_SPEC, memberMethods, STATUS_SPEC } from './member-methods.js';
 import type { EtcdOptions, TlsOptions } from './options.js';
 import { type RpcMethod, rpcMethod } from './rpc-method.js';
+
+export type { EndpointInfo } from './endpoint-info.js';
 
 /** What a unary call is, for error reporting and retry decisions. */
 export interface CallSpec {
@@ -25,6 +33,24 @@ export interface CallSpec {
   readonly source: string;
   /** Whether the call changes server state; such calls are retried only when provably never sent. */
   readonly mutation: boolean;
+  /**
+   * Whether the call needs the member to have a leader. Such calls carry etcd's require-leader
+   * metadata, so a member that lost its leader refuses them at once with "no leader" (and the
+   * call fails over) instead of holding them until the deadline. False for what a member
+   * answers from its own state: serializable reads, status, hashes, member list, defragment.
+   * @defaultValue true
+   */
+  readonly requireLeader?: boolean;
+}
+
+/** Where and how {@link Connection.run} sends: a fixed endpoint, a trace for hooks. */
+interface Route {
+  /** Send to this endpoint only, instead of the pool's pick. */
+  channel?: EndpointChannel;
+  /** Filled with the attempts' endpoint and count, for the hooks. */
+  trace?: AttemptTrace;
+  /** One attempt, no retry (health probes). */
+  once?: boolean;
 }
 
 /** What a stream is, for error reporting and its metadata. */
@@ -48,22 +74,6 @@ export interface OpenStream<Req, Res> {
   readonly channel: EndpointChannel;
   /** The token metadata it was opened with, to tell a stale token from a refreshed one. @internal */
   readonly token: grpc.Metadata;
-}
-
-/** The state of one endpoint, as {@link Connection.info} reports it. */
-export interface EndpointInfo {
-  /** `host:port`. */
-  endpoint: string;
-  /** The channel's connectivity. */
-  state: ChannelState;
-  /** Whether calls are currently pinned to this endpoint. */
-  pinned: boolean;
-  /** Consecutive failures since the last success. */
-  failures: number;
-  /** The last failure counted against the endpoint, if it has not succeeded since. */
-  lastError: EtcdError | undefined;
-  /** Unary calls outstanding. */
-  inFlight: number;
 }
 
 const NO_TOKEN = new grpc.Metadata();
@@ -105,6 +115,14 @@ function neverSent(raw: unknown): boolean {
   return typeof code === 'number' && typeof details === 'string' && failedBeforeSending(code, details);
 }
 
+/**
+ * The token was rejected, or none was sent to a server that now has auth on (it was enabled
+ * after this client found it off): logging in once more can repair both.
+ */
+function needsToken(error: EtcdError): boolean {
+  return error instanceof InvalidAuthTokenError || (error instanceof AuthFailedError && error.serverMessage === 'etcdserver: user name is empty');
+}
+
 function isEndpointFailure(error: EtcdError): boolean {
   return error instanceof UnavailableError || error instanceof NoLeaderError;
 }
@@ -127,6 +145,15 @@ export class Connection {
   /** Aborted by close(), to wake calls sleeping in a retry backoff so they reject at once. */
   private readonly closing = new AbortController();
   private closed = false;
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly channelOptions: grpc.ChannelOptions;
+  /** `undefined` unless the user set a hook, so the call path skips them at no cost. */
+  private readonly hooks: EtcdHooks | undefined;
+  private readonly health: HealthMonitor | undefined;
+  private readonly endpointSync: EndpointSync;
+  private readonly infoSources = new Set<EndpointInfoSource>();
+  /** The token metadata with require-leader added, for the token it was made from. */
+  private leaderMetadata: { token: grpc.Metadata; metadata: grpc.Metadata } | undefined;
 
   constructor(options: EtcdOptions = {}) {
     const source = 'new Etcd';
@@ -188,11 +215,43 @@ export class Connection {
       ...(typeof tls === 'object' && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),
       ...options.grpcOptions,
     };
-    const credentials = channelCredentials(tls, endpoints.some((endpoint) => endpoint.secure));
-    this.pool = new EndpointPool(
-      endpoints.map((endpoint) => new EndpointChannel(endpoint.address, credentials, channelOptions)),
-    );
+    this.credentials = channelCredentials(tls, endpoints.some((endpoint) => endpoint.secure));
+    this.channelOptions = channelOptions;
+    this.pool = new EndpointPool(endpoints.map((endpoint) => this.newChannel(endpoint.address)));
     this.auth = new AuthSession(options.auth, options.authToken, (login) => this.login(login.username, login.password));
+    this.hooks = activeHooks(options.hooks);
+    this.endpointSync = new EndpointSync({
+      memberList: (callOptions) => this.unary(memberMethods.memberList, {}, MEMBER_LIST_SPEC, callOptions),
+      statusOf: (address, callOptions) => this.unaryOn(address, memberMethods.status, {}, STATUS_SPEC, callOptions),
+      addresses: () => this.endpoints(),
+      setEndpoints: (list) => this.setEndpoints(list),
+    });
+    if (options.autoSyncIntervalMs !== undefined) {
+      this.endpointSync.every(checkDurationMs(options.autoSyncIntervalMs, 'options.autoSyncIntervalMs', source));
+    }
+    if (options.onHealthChange !== undefined && typeof options.onHealthChange !== 'function') {
+      throw new InvalidArgumentError('options.onHealthChange', 'expected a function', { source });
+    }
+    this.health =
+      options.healthIntervalMs === undefined
+        ? undefined
+        : new HealthMonitor(
+            {
+              channels: () => this.pool.channels,
+              status: (channel, timeoutMs) =>
+                this.run(memberMethods.status, {}, STATUS_SPEC, { timeoutMs }, true, { channel, once: true }),
+              // A failure the call path already counted is not counted twice.
+              avoid: (channel, error) => {
+                if (channel.lastError !== error && this.pool.channels.includes(channel)) this.pool.failed(channel, error);
+              },
+            },
+            checkDurationMs(options.healthIntervalMs, 'options.healthIntervalMs', source),
+            options.onHealthChange,
+          );
+  }
+
+  private newChannel(address: string): EndpointChannel {
+    return new EndpointChannel(address, this.credentials, this.channelOptions);
   }
 
   /** Whether {@link Connection.close} was called. */
@@ -202,7 +261,38 @@ export class Connection {
 
   /** Sends one unary request, with the deadline, retry, failover and auth rules of the client. */
   unary<Req, Res>(method: RpcMethod<Req, Res>, request: Req, spec: CallSpec, options?: CallOptions): Promise<Res> {
-    return this.run(method, request, spec, options, true);
+    const hooks = this.hooks;
+    if (hooks === undefined) return this.run(method, request, spec, options, true);
+    return observeCall(hooks, spec.source, method.path, undefined, (trace) =>
+      this.run(method, request, spec, options, true, { trace }),
+    );
+  }
+
+  /**
+   * Sends one unary request to the member at `address` (`host:port`) only, with the client's
+   * deadline, auth and retry rules but no failover: on the client's own channel to it, or on a
+   * channel opened for this call and closed after it when the address is not one of the
+   * client's endpoints.
+   */
+  async unaryOn<Req, Res>(
+    address: string,
+    method: RpcMethod<Req, Res>,
+    request: Req,
+    spec: CallSpec,
+    options?: CallOptions,
+  ): Promise<Res> {
+    if (this.closed) throw new ClientClosedError({ source: spec.source, endpoint: address });
+    const own = this.pool.channels.find((channel) => channel.address === address);
+    const channel = own ?? this.newChannel(address);
+    const hooks = this.hooks;
+    try {
+      if (hooks === undefined) return await this.run(method, request, spec, options, true, { channel });
+      return await observeCall(hooks, spec.source, method.path, address, (trace) =>
+        this.run(method, request, spec, options, true, { channel, trace }),
+      );
+    } finally {
+      if (own === undefined) channel.close();
+    }
   }
 
   private async run<Req, Res>(
@@ -211,6 +301,7 @@ export class Connection {
     spec: CallSpec,
     options: CallOptions | undefined,
     withAuth: boolean,
+    route?: Route,
   ): Promise<Res> {
     if (options !== undefined) checkCallOptions(options, spec.source);
     if (this.closed) throw new ClientClosedError({ source: spec.source });
@@ -224,10 +315,15 @@ export class Connection {
       // mutation is only ever re-attempted after an attempt that provably did not apply, so
       // nothing of this call can have been applied.
       if (this.closed) throw new ClientClosedError({ source: spec.source });
-      const channel = this.pool.pick();
+      const channel = route?.channel ?? this.pool.pick();
+      if (route?.trace) {
+        route.trace.endpoint = channel.address;
+        route.trace.attempts = attempt;
+      }
       const metadata = withAuth ? this.auth.metadata : NO_TOKEN;
+      const sent = spec.requireLeader === false ? metadata : this.withRequireLeader(metadata);
       try {
-        const response = await this.attempt(channel, method, request, metadata, deadline, signal);
+        const response = await this.attempt(channel, method, request, sent, deadline, signal);
         this.pool.succeeded(channel);
         return response;
       } catch (raw) {
@@ -248,13 +344,13 @@ export class Connection {
             cause: raw,
           });
         }
-        if (withAuth && error instanceof InvalidAuthTokenError && this.auth.canRefresh && !refreshedToken) {
+        if (withAuth && needsToken(error) && this.auth.canRefresh && !refreshedToken) {
           refreshedToken = true;
           await this.auth.refresh(metadata);
           continue;
         }
         if (isEndpointFailure(error)) this.pool.failed(channel, error);
-        if (!error.retryable || error.maybeApplied || signal?.aborted) throw error;
+        if (!error.retryable || error.maybeApplied || signal?.aborted || route?.once) throw error;
         // A request that never left the client cost nothing: keep trying until the deadline, as
         // the Go client waits for a connection, instead of failing while grpc-js reconnects.
         if (attempt >= this.maxAttempts && !neverSent(raw)) throw error;
@@ -264,6 +360,12 @@ export class Connection {
         await sleep(delay, signal, spec.source, this.closing.signal);
       }
     }
+  }
+
+  /** `token` plus etcd's require-leader metadata, made once per token. */
+  private withRequireLeader(token: grpc.Metadata): grpc.Metadata {
+    if (this.leaderMetadata?.token !== token) this.leaderMetadata = { token, metadata: streamMetadata(token, true) };
+    return this.leaderMetadata.metadata;
   }
 
   private attempt<Req, Res>(
@@ -315,7 +417,7 @@ export class Connection {
       streamMetadata(token, spec.requireLeader),
       {},
     );
-    this.track(call);
+    this.track(call, channel);
     return { call, endpoint: channel.address, channel, token };
   }
 
@@ -345,20 +447,24 @@ export class Connection {
 
   /**
    * Runs a server-streaming call and yields its messages. Breaking out of the loop, the signal
-   * or `close()` cancels the call. Not retried: the caller decides what resuming means.
+   * or `close()` cancels the call. Not retried: the caller decides what resuming means. With
+   * `address`, the call goes to that member only (on a temporary channel, closed after, when it
+   * is not one of the client's endpoints).
    */
   async *serverStream<Req, Res>(
     method: RpcMethod<Req, Res>,
     request: Req,
     spec: StreamSpec,
     options?: CallOptions,
+    address?: string,
   ): AsyncGenerator<Res, void, undefined> {
     if (options !== undefined) checkCallOptions(options, spec.source);
     if (this.closed) throw new ClientClosedError({ source: spec.source });
     const signal = options?.signal;
     if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
     if (this.auth.needsLogin) await this.auth.ensureLoggedIn();
-    const channel = this.pool.pick();
+    const own = address === undefined ? this.pool.pick() : this.pool.channels.find((c) => c.address === address);
+    const channel = own ?? this.newChannel(address!);
     const call = channel.client.makeServerStreamRequest(
       method.path,
       method.serialize,
@@ -367,7 +473,7 @@ export class Connection {
       streamMetadata(this.auth.metadata, spec.requireLeader),
       options?.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs },
     );
-    this.track(call);
+    this.track(call, channel);
     const onAbort = (): void => call.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
@@ -388,12 +494,17 @@ export class Connection {
       signal?.removeEventListener('abort', onAbort);
       // Ending the loop early must end the call on the server too (grpc-node#1238).
       if (!finished) call.cancel();
+      if (own === undefined) channel.close();
     }
   }
 
-  private track(call: grpc.ClientDuplexStream<unknown, unknown> | grpc.ClientReadableStream<unknown>): void {
+  private track(call: grpc.ClientDuplexStream<unknown, unknown> | grpc.ClientReadableStream<unknown>, channel: EndpointChannel): void {
     this.calls.add(call);
-    call.on('status', () => this.calls.delete(call));
+    channel.streams++;
+    call.once('status', () => {
+      this.calls.delete(call);
+      channel.streams--;
+    });
     // A cancelled call reports CANCELLED through 'error'; its owner has already moved on.
     call.on('error', () => undefined);
   }
@@ -413,14 +524,50 @@ export class Connection {
   /** The state of every endpoint. */
   info(): EndpointInfo[] {
     const pinned = this.pool.current();
-    return this.pool.channels.map((channel) => ({
-      endpoint: channel.address,
-      state: channel.state(),
-      pinned: channel === pinned,
-      failures: channel.failures,
-      lastError: channel.lastError,
-      inFlight: channel.inFlight,
-    }));
+    const now = Date.now();
+    return this.pool.channels.map((channel) => {
+      const info = describeEndpoint(channel, channel === pinned, now);
+      for (const source of this.infoSources) source(info);
+      return info;
+    });
+  }
+
+  /**
+   * Registers what fills the {@link EndpointInfo} fields other parts of the client own (the
+   * watchers or leases served by each endpoint); returns its removal.
+   */
+  addInfoSource(source: EndpointInfoSource): () => void {
+    this.infoSources.add(source);
+    return () => this.infoSources.delete(source);
+  }
+
+  /** Reports to the hooks that a stream broke and is about to be reopened. */
+  streamReconnecting(method: string, endpoint: string | undefined, attempt: number, error: EtcdError): void {
+    if (this.hooks !== undefined) invokeHook(this.hooks.onStreamReconnect, { method, endpoint, attempt, error });
+  }
+
+  /** The endpoints' addresses, in order. */
+  endpoints(): string[] {
+    return this.pool.channels.map((channel) => channel.address);
+  }
+
+  /**
+   * Replaces the endpoint list. Endpoints that stay keep their connection and record; dropped
+   * ones are closed: calls already sent on them finish, streams on them run until they end
+   * (and reopen on the new list).
+   */
+  setEndpoints(endpoints: readonly ParsedEndpoint[]): void {
+    if (this.closed || endpoints.length === 0) return;
+    const previous = new Map(this.pool.channels.map((channel) => [channel.address, channel]));
+    const next = endpoints.map((endpoint) => previous.get(endpoint.address) ?? this.newChannel(endpoint.address));
+    this.pool.replace(next);
+    for (const channel of previous.values()) if (!next.includes(channel)) channel.close();
+  }
+
+  /** Refreshes the endpoint list from the member list now (see {@link EndpointSync}). */
+  syncEndpoints(options?: CallOptions): Promise<EndpointSyncResult> {
+    if (this.closed) return Promise.reject(new ClientClosedError({ source: 'Cluster.syncEndpoints' }));
+    return this.endpointSync.sync(options);
   }
 
   /**
@@ -442,6 +589,8 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.health?.stop();
+    this.endpointSync.stop();
     this.closing.abort();
     for (const component of this.components.values()) component.close();
     this.components.clear();

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { EndpointHealth } from './endpoint-info.js';
 import type { EtcdError } from './errors.js';
 
 /** The connectivity of one endpoint's channel, as reported by grpc-js. */
@@ -24,6 +25,10 @@ export class EndpointChannel {
   lastError: EtcdError | undefined;
   /** Unary calls currently outstanding on this endpoint. */
   inFlight = 0;
+  /** Streams currently open on this endpoint. */
+  streams = 0;
+  /** What the last health probe found. */
+  health: EndpointHealth = { status: 'unknown' };
 
   constructor(
     readonly address: string,

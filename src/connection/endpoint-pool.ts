@@ -11,8 +11,26 @@ const MAX_AVOID_MS = 5_000;
  */
 export class EndpointPool {
   private pinned = 0;
+  private list: readonly EndpointChannel[];
 
-  constructor(readonly channels: readonly EndpointChannel[]) {}
+  constructor(channels: readonly EndpointChannel[]) {
+    this.list = channels;
+  }
+
+  /** The endpoints, in order. */
+  get channels(): readonly EndpointChannel[] {
+    return this.list;
+  }
+
+  /**
+   * Replaces the endpoint list (`channels` must not be empty). The pin stays on its endpoint
+   * when that endpoint remains, and moves to the first one otherwise.
+   */
+  replace(channels: readonly EndpointChannel[]): void {
+    const pinned = this.current();
+    this.list = channels;
+    this.pinned = Math.max(0, channels.indexOf(pinned));
+  }
 
   /** The endpoint the next call should use. */
   pick(): EndpointChannel {

@@ -93,7 +93,11 @@ const statusRules: Partial<Record<number, ErrorFactory>> = {
  * for one. Only these failures make a mutation safe to send again.
  */
 export function failedBeforeSending(code: number, details: string): boolean {
-  if (code === GrpcStatus.UNAVAILABLE) return details.startsWith('No connection established');
+  // The second: the channel was closed (its endpoint dropped from the list) while the call
+  // still waited for a connection.
+  if (code === GrpcStatus.UNAVAILABLE) {
+    return details.startsWith('No connection established') || details.startsWith('Channel closed before call started');
+  }
   if (code === GrpcStatus.DEADLINE_EXCEEDED) return details.includes('Waiting for LB pick');
   if (code === GrpcStatus.INTERNAL) return details.startsWith('Failed to start HTTP/2 stream');
   return false;

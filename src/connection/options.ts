@@ -1,3 +1,6 @@
+import type { EndpointHealth } from './endpoint-info.js';
+import type { EtcdHooks } from './hooks.js';
+
 /** TLS settings for connecting to etcd over `https`. */
 export interface TlsOptions {
   /** PEM certificate authority bundle; the system roots are used when omitted. */
@@ -77,4 +80,27 @@ export interface EtcdOptions {
   maxReceiveMessageBytes?: number;
   /** Extra grpc-js channel options, merged last. */
   grpcOptions?: Record<string, string | number>;
+  /**
+   * Probe every endpoint this often with a Maintenance.Status call (each probe waits at most
+   * the interval, and never more than 2 s). An endpoint that does not answer, or answers without
+   * a leader, is avoided by calls until a later probe or call succeeds; `etcd.info()` shows each
+   * endpoint's `health`. Probing connects to every endpoint at once instead of lazily.
+   * Like EV::Etcd's `health_interval`. Off by default.
+   */
+  healthIntervalMs?: number;
+  /**
+   * Called when an endpoint's health first becomes known and whenever it changes (healthy to
+   * unhealthy or back), with the probe's details. Needs {@link EtcdOptions.healthIntervalMs}.
+   * Like EV::Etcd's `on_health_change(healthy, endpoint)`.
+   */
+  onHealthChange?: (healthy: boolean, endpoint: string, health: EndpointHealth) => void;
+  /**
+   * Refresh the endpoint list from the cluster's member list this often: the client URLs of
+   * voting members (learners are left out) replace the list, and a URL whose member answers
+   * with another cluster's ID is rejected. Like the Go client's `AutoSyncInterval`. Off by
+   * default; `etcd.cluster.syncEndpoints()` syncs once on demand.
+   */
+  autoSyncIntervalMs?: number;
+  /** Observability hooks: per-call start and end, stream reconnects (see {@link EtcdHooks}). */
+  hooks?: EtcdHooks;
 }

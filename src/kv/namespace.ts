@@ -38,6 +38,8 @@ export interface GetOptions extends CallOptions {
 }
 
 const READ = { source: 'KV.Range', mutation: false } as const;
+/** A serializable read is served by any member from its own state, with or without a leader. */
+const LOCAL_READ = { source: 'KV.Range', mutation: false, requireLeader: false } as const;
 const PUT = { source: 'KV.Put', mutation: true } as const;
 const DELETE = { source: 'KV.DeleteRange', mutation: true } as const;
 const TXN_READ = { source: 'KV.Txn', mutation: false } as const;
@@ -90,10 +92,11 @@ export class Namespace {
     if (!(range instanceof Range)) {
       throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
     }
+    const request = range.toRequest();
     const response = await this.connection.unary(
       kvMethods.range,
-      this.keySpace.rangeRequest(range.toRequest()),
-      READ,
+      this.keySpace.rangeRequest(request),
+      request.serializable ? LOCAL_READ : READ,
       options,
     );
     return toRangeResult(response, this.keySpace.strip);
@@ -181,7 +184,7 @@ export class Namespace {
     const request = this.keySpace.rangeRequest(selected.toRequest());
     const pageSize = checkRangeAll(request, options);
     const send = (page: RangeRequest, callOptions: CallOptions | undefined) =>
-      this.connection.unary(kvMethods.range, page, READ, callOptions);
+      this.connection.unary(kvMethods.range, page, page.serializable ? LOCAL_READ : READ, callOptions);
     return rangeAll(send, request, pageSize, options, this.keySpace.strip);
   }
 
