@@ -1,5 +1,9 @@
+import { AuthAdmin } from './admin/auth.js';
+import { Maintenance } from './admin/maintenance.js';
+import { Cluster } from './admin/members.js';
 import type { CallOptions } from './connection/call-options.js';
 import { Connection, type EndpointInfo } from './connection/connection.js';
+import { parseEndpoints } from './connection/endpoints.js';
 import type { EtcdOptions } from './connection/options.js';
 import { type Int64Input, toNonNegativeLong } from './encoding/int64.js';
 import { KeySpace } from './kv/key-space.js';
@@ -28,8 +32,27 @@ export interface CompactOptions extends CallOptions {
  * ```
  */
 export class Etcd extends Namespace {
+  /** Member status, alarms, defragmentation, hashes, snapshots, leader transfer. */
+  readonly maintenance: Maintenance;
+  /** Cluster membership, and syncing the endpoint list with it. */
+  readonly cluster: Cluster;
+  /** Auth administration: enable/disable, users, roles and permissions. */
+  readonly auth: AuthAdmin;
+
   constructor(options: EtcdOptions = {}) {
     super(new Connection(options), KeySpace.root);
+    this.maintenance = new Maintenance(this.connection);
+    this.cluster = new Cluster(this.connection);
+    this.auth = new AuthAdmin(this.connection);
+  }
+
+  /**
+   * Replaces the endpoint list at runtime (like the Go client's `SetEndpoints`). Endpoints
+   * that stay keep their connection; calls already sent to a dropped endpoint finish there,
+   * and streams on it move to the new list when they reconnect.
+   */
+  setEndpoints(endpoints: string[]): void {
+    this.connection.setEndpoints(parseEndpoints(endpoints, 'endpoints', 'Etcd.setEndpoints'));
   }
 
   /**
@@ -59,7 +82,11 @@ export class Etcd extends Namespace {
     return watchesOf(this.connection).progress();
   }
 
-  /** The state of every endpoint: connectivity, whether calls are pinned to it, failures, calls in flight. */
+  /**
+   * The state of every endpoint: whether calls can use it (`state`, a union on `status`), its
+   * health (with `healthIntervalMs`), whether calls are pinned to it, failures, the last error,
+   * unary calls in flight and open streams.
+   */
   info(): EndpointInfo[] {
     return this.connection.info();
   }

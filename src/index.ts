@@ -52,12 +52,49 @@ export {
   SlowConsumerError,
   AlreadyConsumedError,
   UnsupportedError,
+  SnapshotCorruptError,
 } from './connection/errors.js';
+export { AlarmKind } from './admin/maintenance.js';
+export { PermissionType } from './admin/auth.js';
+export { verifySnapshot } from './admin/snapshot.js';
+export { createOpenTelemetryHooks } from './connection/opentelemetry.js';
 
 export type { CompactOptions } from './client.js';
 export type { CallOptions } from './connection/call-options.js';
 export type { AuthCredentials, EtcdOptions, RetryOptions, TlsOptions } from './connection/options.js';
 export type { EndpointInfo } from './connection/connection.js';
+export type { EndpointHealth, EndpointState } from './connection/endpoint-info.js';
+export type { EndpointSyncResult } from './connection/endpoint-sync.js';
+export type { CallEndEvent, CallStartEvent, EtcdHooks, StreamReconnectEvent } from './connection/hooks.js';
+export type {
+  OpenTelemetryApi,
+  OpenTelemetryHooksOptions,
+  OpenTelemetrySpan,
+  OpenTelemetryTracer,
+} from './connection/opentelemetry.js';
+export type {
+  Alarm,
+  AlarmFilter,
+  HashKVResult,
+  HashResult,
+  Maintenance,
+  MemberStatus,
+  MoveLeaderResult,
+  SaveSnapshotOptions,
+} from './admin/maintenance.js';
+export type { SavedSnapshot } from './admin/snapshot.js';
+export type { AddedMember, AddMemberOptions, Cluster, Member } from './admin/members.js';
+export type {
+  AuthAdmin,
+  AuthStatus,
+  NoPassword,
+  Permission,
+  PermissionScope,
+  Role,
+  RoleAdmin,
+  User,
+  UserAdmin,
+} from './admin/auth.js';
 export type { ChannelState } from './connection/endpoint-channel.js';
 export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode, LeaseLossReason } from './connection/errors.js';
 export type { Bytes } from './encoding/bytes.js';

@@ -60,6 +60,7 @@ export const EtcdErrorCode = {
   SlowConsumer: 'SLOW_CONSUMER',
   AlreadyConsumed: 'ALREADY_CONSUMED',
   Unsupported: 'UNSUPPORTED',
+  SnapshotCorrupt: 'SNAPSHOT_CORRUPT',
 } as const;
 
 /** One of the {@link EtcdErrorCode} values. */
@@ -199,6 +200,7 @@ const kinds = {
   slowConsumer: defineError(EtcdErrorCode.SlowConsumer, GrpcStatus.RESOURCE_EXHAUSTED, false, 'client'),
   alreadyConsumed: defineError(EtcdErrorCode.AlreadyConsumed, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
   unsupported: defineError(EtcdErrorCode.Unsupported, GrpcStatus.UNIMPLEMENTED, false, 'server'),
+  snapshotCorrupt: defineError(EtcdErrorCode.SnapshotCorrupt, GrpcStatus.DATA_LOSS, false, 'client'),
 } as const;
 
 /** Bad input detected before anything was sent; {@link InvalidArgumentError.argument} names it. */
@@ -353,3 +355,9 @@ export class AlreadyConsumedError extends serverErrorClass('alreadyConsumed', 'e
 
 /** The server does not support this call (for example a 3.5+ API on an etcd 3.4 server). */
 export class UnsupportedError extends serverErrorClass('unsupported', 'etcdkit.error.UnsupportedError') {}
+
+/**
+ * A snapshot failed its integrity check: the SHA-256 etcd appends to the snapshot stream does
+ * not match the data, or a snapshot file is truncated or has no such hash.
+ */
+export class SnapshotCorruptError extends serverErrorClass('snapshotCorrupt', 'etcdkit.error.SnapshotCorruptError') {}
