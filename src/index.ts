@@ -18,6 +18,7 @@ export { LeaseKeepAlive } from './lease/keep-alive.js';
 export { Session } from './lease/session.js';
 export { Watch } from './watch/watch.js';
 export { Watcher } from './watch/watcher.js';
+export { Mirror } from './watch/mirror.js';
 export {
   AuthFailedError,
   AuthNotEnabledError,
@@ -118,4 +119,5 @@ export type { KeepAliveResponse, LeaseGrantResult, LeaseTimeToLiveResult } from 
 export type { SessionOptions } from './lease/session.js';
 export type { WatchBatch, WatchEvent } from './watch/events.js';
 export type { WatchOptions, WatcherStats } from './watch/watcher.js';
+export type { MirrorChange, MirrorOptions } from './watch/mirror.js';
 export type { OpResult, OpResultOf, ResultsOf, TxnResult } from './txn/results.js';

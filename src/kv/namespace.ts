@@ -26,6 +26,7 @@ import { checkRangeAll, rangeAll, type RangeAllOptions } from './range-all.js';
 import { Range } from './range.js';
 import { type Watch } from '../watch/watch.js';
 import { watchesOf } from '../watch/watch-manager.js';
+import { Mirror, type MirrorOptions } from '../watch/mirror.js';
 import type { WatchOptions, Watcher } from '../watch/watcher.js';
 import { type DeleteResult, type PutResult, type RangeResult, toDeleteResult, toPutResult, toRangeResult } from './results.js';
 
@@ -195,6 +196,14 @@ export class Namespace {
    */
   watch(target: Bytes | Watch, options?: WatchOptions): Watcher {
     return watchesOf(this.connection).watch(target, this.keySpace, options);
+  }
+
+  /**
+   * Keeps an always-current, read-only copy of every key under `prefix` (see {@link Mirror}):
+   * a consistent read at one revision, then a watch from the next, re-read after a compaction.
+   */
+  mirror(prefix: Bytes, options?: MirrorOptions): Mirror {
+    return new Mirror(this, prefix, options);
   }
 
   /** Writes `key` only if it does not exist; resolves to whether it was written. */
