@@ -1,5 +1,5 @@
 /**
- * A tour of etcdkit's key-value API: `npm run tour`.
+ * A tour of etcdkit: `npm run tour`.
  *
  * Talks to the cluster in ETCD_ENDPOINTS (comma-separated `host:port`) if set, otherwise to a
  * throwaway etcd started for the tour. Every key lives under `tour/` and is deleted at the end.
@@ -16,6 +16,7 @@ import {
   type KeyValue,
   Op,
   Range,
+  Watch,
 } from 'etcdkit';
 import { type EtcdServer, startEtcd } from 'etcdkit/testing';
 
@@ -127,6 +128,37 @@ async function tour(etcd: Etcd, throwaway: boolean): Promise<void> {
   const inApp = await app.range(Range.all());
   say(`etcd.namespace('tour/app/') sees: ${inApp.kvs.map((kv) => `${kv.keyText()}=${kv.text()}`).join(', ')}`);
   say(`the client sees the same key as ${show(await etcd.get('tour/app/color'))}`);
+
+  heading('watch: a for await loop over changes');
+  const watcher = etcd.watch(Watch.key('tour/jobs/').withPrefix().withPrevKv());
+  await watcher.created; // from here on, every change under tour/jobs/ is seen
+  const writes = (async () => {
+    await etcd.put('tour/jobs/1', 'queued');
+    await etcd.put('tour/jobs/1', 'running');
+    await etcd.txn().then(Op.put('tour/jobs/2', 'queued'), Op.delete('tour/jobs/1')).commit();
+  })();
+  let seen = 0;
+  for await (const batch of watcher) {
+    const events = batch.events.map((event) => `${event.type} ${event.kv.keyText()}${event.type === 'put' ? `=${event.kv.text()}` : ''}`);
+    say(`revision ${batch.events[0]?.kv.modRevision}: ${events.join(', ')}${batch.events[0]?.prevKv ? ` (was ${batch.events[0].prevKv.text()})` : ''}`);
+    seen += batch.events.length;
+    if (seen >= 4) break; // leaving the loop cancels the watcher on the server
+  }
+  await writes;
+  say(`a transaction's events arrive in one batch; the watcher would resume at revision ${watcher.resumeRevision} after a reconnect`);
+
+  heading('mirror: an always-current copy of a prefix');
+  await using jobs = etcd.mirror('tour/jobs/');
+  await jobs.ready;
+  say(`mirror of tour/jobs/ at revision ${jobs.revision}: ${[...jobs.entries()].map(([key, kv]) => `${key}=${kv.text()}`).join(', ')}`);
+  const changes = jobs[Symbol.asyncIterator]();
+  const nextChange = changes.next(); // changes are reported from the moment iteration starts
+  await etcd.put('tour/jobs/3', 'queued');
+  const change = (await nextChange).value;
+  if (change !== undefined) {
+    say(`change: ${change.type} ${change.type === 'resync' ? change.revision : change.key}; the mirror now holds ${jobs.size} keys`);
+  }
+  await changes.return?.(undefined);
 
   heading('typed errors');
   try {
