@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { MemberExitedError, type EtcdMember, type MemberSpec, type ProbeTls } from './etcd-member.js';
 import { EtcdRun } from './etcd-run.js';
+import { startFaultProxy } from './fault-proxy.js';
 import { findEtcdBinary } from './find-etcd-binary.js';
 import { allocatePorts } from './free-ports.js';
 
@@ -48,6 +49,21 @@ export interface EtcdServerTlsOptions {
 export interface EtcdClusterOptions extends EtcdServerOptions {
   /** Number of members, named `m1`…`mN`. @defaultValue 3 */
   size?: number;
+  /**
+   * Put a fault proxy in front of every member's peer port (members advertise the proxy), so
+   * that `cluster.isolate(member)` can cut a member off from its peers while clients still
+   * reach it. @defaultValue false
+   */
+  peerProxies?: boolean;
+}
+
+/** What every member of a run is started with, kept so that members can join later. @internal */
+export interface RunTemplate {
+  binary: string;
+  startTimeoutMs: number;
+  extraArgs: readonly string[];
+  tls: { args: readonly string[]; probe: ProbeTls } | undefined;
+  peerProxies: boolean;
 }
 
 /** @internal */
@@ -74,20 +90,26 @@ export async function launch<M extends EtcdMember>(
   const binary = await findEtcdBinary(options.binary);
   const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const tls = options.tls ? await tlsSettings(options.tls) : undefined;
+  const template: RunTemplate = {
+    binary,
+    startTimeoutMs,
+    extraArgs: options.extraArgs ?? [],
+    tls,
+    peerProxies: (options as EtcdClusterOptions).peerProxies === true,
+  };
   for (let attempt = 1; ; attempt++) {
     const dir = await mkdtemp(join(tmpdir(), 'etcdkit-'));
-    const run = new EtcdRun(dir, options.keepDataOnFailure ?? false);
-    const ports = await allocatePorts(names.length * 2);
-    const members = memberSpecs(names, ports, dir, binary, startTimeoutMs, options.extraArgs ?? [], tls).map(
-      (spec) => {
-        const member = create(spec, run);
-        run.add(member);
-        return member;
-      },
-    );
+    const run = new EtcdRun(dir, options.keepDataOnFailure ?? false, template);
     const deadline = Date.now() + startTimeoutMs;
     const remaining = (): number => Math.max(1, deadline - Date.now());
     try {
+      const ports = await allocateMemberPorts(run, names);
+      const initialCluster = names.map((name, i) => `${name}=${ports[i]!.advertisedPeerUrl}`).join(',');
+      const members = names.map((name, i) => {
+        const member = create(memberSpec(run, name, ports[i]!, initialCluster, 'new'), run);
+        run.add(member);
+        return member;
+      });
       for (const member of members) await member.spawn();
       await Promise.all(members.map((member) => member.waitHealthy(remaining())));
       await ready(members, remaining());
@@ -105,55 +127,80 @@ export async function launch<M extends EtcdMember>(
   }
 }
 
-function memberSpecs(
-  names: readonly string[],
-  ports: readonly number[],
-  dir: string,
-  binary: string,
-  startTimeoutMs: number,
-  extraArgs: readonly string[],
-  tls: { args: readonly string[]; probe: ProbeTls } | undefined,
-): MemberSpec[] {
-  const port = (index: number): number => {
-    const value = ports[index];
-    if (value === undefined) throw new Error('not enough ports allocated');
-    return value;
+/** The ports of one member, and the peer URL it advertises (its peer proxy's, if it has one). @internal */
+export interface MemberPorts {
+  clientPort: number;
+  peerPort: number;
+  advertisedPeerUrl: string;
+}
+
+/**
+ * Allocates client and peer ports for new members of `run`, and starts their peer proxies
+ * when the run has them (registered with the run, which closes them).
+ * @internal
+ */
+export async function allocateMemberPorts(run: EtcdRun, names: readonly string[]): Promise<MemberPorts[]> {
+  const ports = await allocatePorts(names.length * 2);
+  return Promise.all(
+    names.map(async (name, i) => {
+      const clientPort = ports[2 * i];
+      const peerPort = ports[2 * i + 1];
+      if (clientPort === undefined || peerPort === undefined) throw new Error('not enough ports allocated');
+      if (!run.template.peerProxies) return { clientPort, peerPort, advertisedPeerUrl: `http://127.0.0.1:${peerPort}` };
+      const proxy = await startFaultProxy({ target: `127.0.0.1:${peerPort}` });
+      run.addPeerProxy(name, proxy);
+      return { clientPort, peerPort, advertisedPeerUrl: `http://${proxy.endpoint}` };
+    }),
+  );
+}
+
+/**
+ * The command line of one member of `run`. `state` is `new` for a member of the initial
+ * cluster and `existing` for one joining a running cluster (which must list every member).
+ * @internal
+ */
+export function memberSpec(
+  run: EtcdRun,
+  name: string,
+  ports: MemberPorts,
+  initialCluster: string,
+  state: 'new' | 'existing',
+): MemberSpec {
+  const { binary, startTimeoutMs, extraArgs, tls } = run.template;
+  const dir = run.dir;
+  const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${ports.clientPort}`;
+  const peerUrl = `http://127.0.0.1:${ports.peerPort}`;
+  const dataDir = join(dir, `${name}.data`);
+  const logFile = join(dir, `${name}.log`);
+  return {
+    name,
+    binary,
+    clientPort: ports.clientPort,
+    peerPort: ports.peerPort,
+    advertisedPeerUrl: ports.advertisedPeerUrl,
+    dataDir,
+    logFile,
+    stderrFile: join(dir, `${name}.stderr`),
+    startTimeoutMs,
+    probeTls: tls?.probe,
+    args: [
+      '--name', name,
+      '--data-dir', dataDir,
+      '--listen-client-urls', clientUrl,
+      '--advertise-client-urls', clientUrl,
+      '--listen-peer-urls', peerUrl,
+      '--initial-advertise-peer-urls', ports.advertisedPeerUrl,
+      '--initial-cluster', initialCluster,
+      // A token unique to the run keeps members of another cluster on this machine out.
+      '--initial-cluster-token', basename(dir),
+      // Ignored once the data dir exists, so a restart can reuse the same command line.
+      '--initial-cluster-state', state,
+      '--logger', 'zap',
+      '--log-outputs', logFile,
+      ...(tls?.args ?? []),
+      ...extraArgs,
+    ],
   };
-  const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${port(2 * i + 1)}`).join(',');
-  return names.map((name, i) => {
-    const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${port(2 * i)}`;
-    const peerUrl = `http://127.0.0.1:${port(2 * i + 1)}`;
-    const dataDir = join(dir, `${name}.data`);
-    const logFile = join(dir, `${name}.log`);
-    return {
-      name,
-      binary,
-      clientPort: port(2 * i),
-      peerPort: port(2 * i + 1),
-      dataDir,
-      logFile,
-      stderrFile: join(dir, `${name}.stderr`),
-      startTimeoutMs,
-      probeTls: tls?.probe,
-      args: [
-        '--name', name,
-        '--data-dir', dataDir,
-        '--listen-client-urls', clientUrl,
-        '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', initialCluster,
-        // A token unique to the run keeps members of another cluster on this machine out.
-        '--initial-cluster-token', basename(dir),
-        // Ignored once the data dir exists, so a restart can reuse the same command line.
-        '--initial-cluster-state', 'new',
-        '--logger', 'zap',
-        '--log-outputs', logFile,
-        ...(tls?.args ?? []),
-        ...extraArgs,
-      ],
-    };
-  });
 }
 
 async function tlsSettings(tls: EtcdServerTlsOptions): Promise<{ args: string[]; probe: ProbeTls }> {

@@ -18,6 +18,8 @@ export interface MemberSpec {
   binary: string;
   clientPort: number;
   peerPort: number;
+  /** The peer URL the member advertises (a peer proxy's, when the run has them). */
+  advertisedPeerUrl: string;
   dataDir: string;
   logFile: string;
   /** Receives what the current process wrote to stderr: flag errors and Go panics. */
@@ -82,7 +84,7 @@ export class EtcdMember {
   readonly endpoint: string;
   /** Client URL, `http://127.0.0.1:port`. */
   readonly clientUrl: string;
-  /** Peer URL, `http://127.0.0.1:port`. */
+  /** The peer URL the member advertises, `http://127.0.0.1:port` (its peer proxy's, with `peerProxies`). */
   readonly peerUrl: string;
   /** The member's `--data-dir`; kept across restarts. */
   readonly dataDir: string;
@@ -98,7 +100,7 @@ export class EtcdMember {
     this.name = spec.name;
     this.endpoint = `127.0.0.1:${spec.clientPort}`;
     this.clientUrl = `${spec.probeTls ? 'https' : 'http'}://${this.endpoint}`;
-    this.peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+    this.peerUrl = spec.advertisedPeerUrl;
     this.dataDir = spec.dataDir;
     this.logFile = spec.logFile;
   }
@@ -148,6 +150,14 @@ export class EtcdMember {
     child.unref();
     this.#child = child;
     this.#paused = false;
+  }
+
+  /**
+   * Starts a member that has never run (one from `cluster.newMember()`), or one that is down,
+   * and by default waits until it is healthy. Same as {@link EtcdMember.restart}.
+   */
+  start(options: RestartOptions = {}): Promise<void> {
+    return this.restart(options);
   }
 
   /** SIGTERM, then SIGKILL if the process is still there after 5 s. Resolves once it exited. */

@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { pollUntil } from './deadline.js';
+import type { RunTemplate } from './etcd-launcher.js';
 import type { EtcdMember } from './etcd-member.js';
+import type { FaultProxy } from './fault-proxy.js';
 
 const PEERS_GONE_TIMEOUT_MS = 3_000;
 
@@ -14,14 +16,27 @@ export class EtcdRun {
   #closing: Promise<void> | undefined;
 
   readonly #members: EtcdMember[] = [];
+  readonly #peerProxies = new Map<string, FaultProxy>();
 
   constructor(
     readonly dir: string,
     private readonly keepDataOnFailure: boolean,
+    /** How members are started, for members added later. */
+    readonly template: RunTemplate,
   ) {}
 
   get members(): readonly EtcdMember[] {
     return this.#members;
+  }
+
+  /** Registers the proxy in front of a member's peer port; closed with the run. */
+  addPeerProxy(name: string, proxy: FaultProxy): void {
+    this.#peerProxies.set(name, proxy);
+  }
+
+  /** The proxy in front of the named member's peer port, if the run has peer proxies. */
+  peerProxy(name: string): FaultProxy | undefined {
+    return this.#peerProxies.get(name);
   }
 
   /** Whether {@link EtcdRun.close} will leave the dir in place. */
@@ -100,7 +115,10 @@ export class EtcdRun {
 
   async #close(): Promise<void> {
     // A member that survives SIGKILL must not keep the dir from going.
-    const stopped = await Promise.allSettled(this.#members.map((member) => member.kill()));
+    const stopped = await Promise.allSettled([
+      ...this.#members.map((member) => member.kill()),
+      ...[...this.#peerProxies.values()].map((proxy) => proxy.close()),
+    ]);
     if (this.keepsData) return;
     await rm(this.dir, { recursive: true, force: true });
     const error = stopped.find((result): result is PromiseRejectedResult => result.status === 'rejected');

@@ -15,8 +15,9 @@ export interface FaultProxyChildConfig {
  * outside its own body, and modules only through `req`.
  *
  * @remarks It prints `{"listenPort":…,"controlPort":…}` as one line on stdout once both ports
- * listen. The control port answers `POST /mode?mode=…`, `POST /delay?ms=…` and `GET /stats`,
- * each with the stats as JSON after the change is applied. It exits when stdin ends, that is
+ * listen. The control port answers `POST /mode?mode=…`, `POST /delay?ms=…`,
+ * `POST /block-senders?ids=…` and `GET /stats`, each with the stats as JSON after the change
+ * is applied. It exits when stdin ends, that is
  * when its parent dies.
  * @internal
  */
@@ -28,14 +29,22 @@ export function faultProxyMain(req: NodeJS.Require, config: FaultProxyChildConfi
     client: Socket;
     upstream: Socket | undefined;
     closed: boolean;
+    /** The etcd member that opened the connection, from its `X-Server-From` header. */
+    sender: string | undefined;
+    /** The start of what the client sent, scanned for that header. */
+    head: string;
   }
 
   let mode = 'normal';
   let delayMs = config.delayMs;
+  /** Member IDs (hex) whose connections are dropped: a peer partition. */
+  let blockedSenders: string[] = [];
+  const SENDER = /x-server-from:[ \t]*([0-9a-f]+)/i;
   const pairs = new Set<Pair>();
   const counters = {
     accepted: 0,
     refused: 0,
+    blocked: 0,
     bytesFromClient: 0,
     bytesToServer: 0,
     bytesFromServer: 0,
@@ -56,6 +65,15 @@ export function faultProxyMain(req: NodeJS.Require, config: FaultProxyChildConfi
     from.on('data', (chunk: Buffer) => {
       if (upward) counters.bytesFromClient += chunk.length;
       else counters.bytesFromServer += chunk.length;
+      if (upward && pair.sender === undefined && pair.head.length < 8_192) {
+        pair.head += chunk.toString('latin1');
+        pair.sender = SENDER.exec(pair.head)?.[1]?.toLowerCase();
+      }
+      if (pair.sender !== undefined && blockedSenders.includes(pair.sender)) {
+        counters.blocked++;
+        closePair(pair);
+        return;
+      }
       if (mode === 'blackhole') return;
       const send = (): void => {
         if (pair.closed) return;
@@ -105,7 +123,7 @@ export function faultProxyMain(req: NodeJS.Require, config: FaultProxyChildConfi
       return;
     }
     client.setNoDelay(true);
-    const pair: Pair = { client, upstream: undefined, closed: false };
+    const pair: Pair = { client, upstream: undefined, closed: false, sender: undefined, head: '' };
     pairs.add(pair);
     client.on('error', () => closePair(pair));
     client.on('close', () => closePair(pair));
@@ -137,7 +155,7 @@ export function faultProxyMain(req: NodeJS.Require, config: FaultProxyChildConfi
   const stats = (): string => {
     let held = 0;
     for (const pair of pairs) if (pair.upstream === undefined) held++;
-    return JSON.stringify({ mode, delayMs, live: pairs.size, held, ...counters });
+    return JSON.stringify({ mode, delayMs, live: pairs.size, held, blockedSenders, ...counters });
   };
 
   const modes = ['normal', 'cut', 'refuse', 'hold', 'freeze', 'blackhole'];
@@ -152,6 +170,14 @@ export function faultProxyMain(req: NodeJS.Require, config: FaultProxyChildConfi
       const ms = Number(url.searchParams.get('ms'));
       if (Number.isFinite(ms) && ms >= 0) delayMs = ms;
       else error = 'ms must be a non-negative number';
+    } else if (url.pathname === '/block-senders') {
+      blockedSenders = (url.searchParams.get('ids') ?? '').split(',').filter((id) => id !== '').map((id) => id.toLowerCase());
+      for (const pair of [...pairs]) {
+        if (pair.sender !== undefined && blockedSenders.includes(pair.sender)) {
+          counters.blocked++;
+          closePair(pair);
+        }
+      }
     } else if (url.pathname !== '/stats') {
       error = `unknown path ${url.pathname}`;
     }

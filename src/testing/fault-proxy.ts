@@ -35,6 +35,10 @@ export interface FaultProxyStats {
   accepted: number;
   /** Connections reset at accept in `refuse` mode. */
   refused: number;
+  /** Connections dropped because their sender is blocked ({@link FaultProxy.blockSenders}). */
+  blocked: number;
+  /** The etcd member IDs (hex) whose connections are dropped. */
+  blockedSenders: string[];
   /** Connection pairs open now, held ones included. */
   live: number;
   /** Connections accepted in `hold` mode and not yet dialled through. */
@@ -104,6 +108,19 @@ export class FaultProxy {
   /** Back to `normal`: held connections are dialled and frozen ones resume. Keeps the delay. */
   async heal(): Promise<FaultProxyStats> {
     return this.#control('/mode?mode=normal');
+  }
+
+  /**
+   * Drops every connection, open or new, that an etcd member with one of these IDs opened (hex,
+   * as etcd's raft traffic names its sender in the `X-Server-From` header); `[]` lets all
+   * through again. Placed in front of a member's peer port, this cuts the links from those
+   * members in both directions, since raft streams run over connections their reader opened.
+   */
+  async blockSenders(memberIds: readonly string[]): Promise<FaultProxyStats> {
+    if (memberIds.some((id) => !/^[0-9a-f]+$/i.test(id))) {
+      throw new RangeError(`member IDs must be hex, got ${memberIds.join(', ')}`);
+    }
+    return this.#control(`/block-senders?ids=${memberIds.join(',')}`);
   }
 
   /** Sets the delay added to every chunk, each way; 0 turns it off. */
