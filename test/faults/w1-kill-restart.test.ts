@@ -1,0 +1,215 @@
+/**
+ * W1 (RELIABILITY 8.A): kill -9 the single server mid-watch and restart it after 2 s.
+ *
+ * One SDK client (through a fault proxy that stays up, so reconnect attempts can be counted)
+ * runs 20 watchers on one stream: prefix, single keys, ranges, from-key, prev_kv, no-put,
+ * no-delete, fragment, started at a revision or "from now". An independent writer (a second
+ * client, direct endpoint) puts ~200/s to 10 keys (with deletes and 3-key txns) for 12 s; the
+ * server is killed at ~4 s and restarted 2 s later. Each watcher's log must equal the oracle
+ * (the JSON gateway's watch after the run) filtered by that watcher: 0 missing, 0 duplicate,
+ * 0 out of order, every revision in one batch, and no watcher ends.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd, Watch } from 'etcdkit';
+import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
+import { FaultRecord, now, percentile, round, sleep } from './support.js';
+import {
+  Collector,
+  compareDelivered,
+  counts,
+  cpuMs,
+  isExact,
+  prefixEnd,
+  readEventLog,
+  sumComparisons,
+  waitForGauges,
+  waitUntil,
+  type WatchSpec,
+  Writer,
+} from './watch-support.js';
+
+const PREFIX = 'w1/';
+const KEYS = Array.from({ length: 10 }, (_, i) => `${PREFIX}k${i}`);
+const RATE = 200;
+const WRITE_MS = 12_000;
+const KILL_AT_MS = 4_000;
+const OUTAGE_MS = 2_000;
+
+const record = new FaultRecord('W1', 'kill -9 the single server mid-watch and restart it');
+
+interface Subject {
+  name: string;
+  build: (start: bigint | undefined) => Watch;
+  spec: Omit<WatchSpec, 'from'>;
+  fromNow: boolean;
+}
+
+const whole = { key: PREFIX, rangeEnd: prefixEnd(PREFIX) };
+const SUBJECTS: Subject[] = [
+  { name: 'prefix', build: (s) => withStart(Watch.key(PREFIX).withPrefix(), s), spec: whole, fromNow: false },
+  { name: 'prefix+prevKv', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: false },
+  { name: 'prefix noDelete', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withNoDelete(), s), spec: { ...whole, noDelete: true }, fromNow: false },
+  { name: 'prefix noPut', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withNoPut().withPrevKv(), s), spec: { ...whole, noPut: true, prevKv: true }, fromNow: false },
+  { name: 'prefix from now', build: (s) => withStart(Watch.key(PREFIX).withPrefix(), s), spec: whole, fromNow: true },
+  { name: 'prefix+prevKv from now', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: true },
+  { name: 'prefix fragment', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withFragment(), s), spec: whole, fromNow: false },
+  ...KEYS.map(
+    (key, i): Subject => ({
+      name: `key ${key}${i % 2 === 0 ? '' : ' from now'}${i % 3 === 0 ? ' +prevKv' : ''}`,
+      build: (s) => withStart(i % 3 === 0 ? Watch.key(key).withPrevKv() : Watch.key(key), s),
+      spec: { key, rangeEnd: '', prevKv: i % 3 === 0 },
+      fromNow: i % 2 === 1,
+    }),
+  ),
+  { name: 'range k2..k5', build: (s) => withStart(Watch.key(KEYS[2]!).withRange(KEYS[5]!), s), spec: { key: KEYS[2]!, rangeEnd: KEYS[5]! }, fromNow: false },
+  {
+    name: 'range k5..k9 prevKv noDelete',
+    build: (s) => withStart(Watch.key(KEYS[5]!).withRange(KEYS[9]!).withPrevKv().withNoDelete(), s),
+    spec: { key: KEYS[5]!, rangeEnd: KEYS[9]!, prevKv: true, noDelete: true },
+    fromNow: false,
+  },
+  { name: 'fromKey k7', build: (s) => withStart(Watch.key(KEYS[7]!).withFromKey(), s), spec: { key: KEYS[7]!, rangeEnd: '\0' }, fromNow: false },
+];
+
+function withStart(watch: Watch, start: bigint | undefined): Watch {
+  return start === undefined ? watch : watch.withStartRevision(start);
+}
+
+describe('W1: kill -9 and restart of the single server', () => {
+  let server: EtcdServer | undefined;
+  let proxy: FaultProxy | undefined;
+  const clients: Etcd[] = [];
+
+  beforeAll(async () => {
+    server = await startEtcd({ keepDataOnFailure: true });
+    proxy = await startFaultProxy({ target: server.endpoint });
+    record.etcdVersion = (await server.status()).version;
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await proxy?.close();
+    if (record.verdict !== 'pass') server?.recordFailure('W1 failed');
+    await server?.close();
+  });
+
+  it('delivers every event exactly once, in order, one batch per revision, across the outage', async () => {
+    record.begin('run');
+    const s = server!;
+    const p = proxy!;
+    record.config = {
+      watchers: SUBJECTS.length,
+      watcherKinds: SUBJECTS.map((x) => x.name),
+      keys: KEYS.length,
+      writeRatePerSec: RATE,
+      writeMs: WRITE_MS,
+      killAtMs: KILL_AT_MS,
+      outageMs: OUTAGE_MS,
+      writer: 'second etcdkit client on the direct endpoint; puts, every 10th a delete, every 25th a 3-key txn; 8 in flight; 1 s deadline',
+      watchClient: 'one etcdkit client through the fault proxy (the proxy stays up while the server is down)',
+      oracle: 'JSON gateway /v3/watch of the whole prefix with prev_kv, after the run',
+    };
+    record.notes.push(
+      'The SDK exposes no per-outage connection state events for watchers, so "one disconnected and one reconnected event per outage" is not checked; watcher.stats.resumes is reported instead.',
+    );
+    const watchClient = new Etcd({ endpoints: [p.endpoint] });
+    const writerClient = new Etcd({ endpoints: [s.endpoint] });
+    clients.push(watchClient, writerClient);
+
+    const start = (await writerClient.put(`${PREFIX}start`, 'x')).header.revision + 1n;
+    const watchers = SUBJECTS.map((subject) => {
+      const watcher = watchClient.watch(subject.build(subject.fromNow ? undefined : start));
+      return { subject, watcher, collector: new Collector(watcher, subject.name), from: subject.fromNow ? 0n : start };
+    });
+    await Promise.all(watchers.map((w) => w.watcher.created));
+    for (const w of watchers) if (w.subject.fromNow) w.from = w.watcher.resumeRevision!;
+    const baseline = await waitForGauges(s, (g) => g.watchers >= SUBJECTS.length, 2_000);
+    record.mark('watchers created', { start, gauges: baseline.gauges });
+
+    const writer = new Writer({ client: writerClient, keys: KEYS, ratePerSec: RATE, durationMs: WRITE_MS, txnEvery: 25, deleteEvery: 10 }).start();
+    record.mark('writer started');
+    await sleep(KILL_AT_MS);
+
+    const killedAt = now();
+    const cpuBefore = cpuMs();
+    const acceptedBefore = (await p.stats()).accepted;
+    await s.kill();
+    record.mark('server killed (SIGKILL)', { lastAckedRevision: writer.lastRevision });
+    await sleep(OUTAGE_MS);
+    record.mark('restart');
+    await s.restart();
+    const healthyAt = now();
+    const cpuDuringOutage = cpuMs() - cpuBefore;
+    const acceptedDuringOutage = (await p.stats()).accepted - acceptedBefore;
+    record.mark('server healthy');
+    const resumed = await waitForGauges(s, (g) => g.watchers >= SUBJECTS.length && g.streams >= 1, 15_000);
+    record.mark('all watchers re-created on the server', { afterHealthyMs: resumed.ms === undefined ? null : round(resumed.ms) });
+    const acceptedUntilResumed = (await p.stats()).accepted - acceptedBefore;
+
+    await writer.done;
+    const until = writer.lastRevision;
+    record.mark('writer done', writer.summary());
+
+    const oracle = await readEventLog({ clientUrl: s.clientUrl, key: PREFIX, rangeEnd: prefixEnd(PREFIX), startRevision: start, untilRevision: until });
+    record.mark('oracle read', { events: oracle.length });
+    const expectedCount = (w: (typeof watchers)[number]): number =>
+      compareDelivered({ ...w.subject.spec, from: w.from }, [], oracle, until).expected;
+    const caughtUp = await waitUntil(() => watchers.every((w) => w.collector.allEvents().filter((e) => e.revision <= until).length >= expectedCount(w)), 15_000, 50);
+    // Anything repeated after catching up would show up now.
+    await sleep(300);
+
+    const comparisons = watchers.map((w) => ({ name: w.subject.name, c: compareDelivered({ ...w.subject.spec, from: w.from }, w.collector.batches, oracle, until) }));
+    const total = sumComparisons(comparisons.map((x) => x.c));
+    const firstEventAfterRestart = Math.min(
+      ...watchers.map((w) => w.collector.batches.find((b) => b.at > healthyAt)?.at ?? Infinity),
+    );
+    const firstEventPerWatcher = watchers.map((w) => (w.collector.batches.find((b) => b.at > healthyAt)?.at ?? Infinity) - healthyAt);
+    const endedWatchers = watchers.filter((w) => !w.watcher.active).map((w) => ({ name: w.subject.name, error: String(w.collector.error) }));
+    const stats = watchers.map((w) => w.watcher.stats);
+
+    record.figures['events'] = counts(total);
+    record.figures['perWatcher'] = Object.fromEntries(comparisons.map((x) => [x.name, counts(x.c)]));
+    record.figures['oracleEvents'] = oracle.length;
+    record.figures['writer'] = writer.summary();
+    record.figures['outageMs'] = round(healthyAt - killedAt);
+    record.figures['resumeLatencyMs'] = resumed.ms === undefined ? null : round(resumed.ms);
+    record.figures['resumeLatencyNote'] = 'server healthy -> all 20 watchers present in etcd_debugging_mvcc_watcher_total (polled every 10 ms)';
+    record.figures['firstEventAfterRestartMs'] = round(firstEventAfterRestart - healthyAt);
+    record.figures['firstEventAfterRestartPerWatcherMs'] = {
+      p50: round(percentile(firstEventPerWatcher, 50)),
+      max: round(Math.max(...firstEventPerWatcher)),
+    };
+    record.figures['reconnectAttempts'] = {
+      connectionsAcceptedByProxyDuringOutage: acceptedDuringOutage,
+      connectionsAcceptedUntilResumed: acceptedUntilResumed,
+    };
+    record.figures['clientCpuDuringOutage'] = {
+      cpuMs: round(cpuDuringOutage),
+      wallMs: round(healthyAt - killedAt),
+      percentOfOneCore: round((cpuDuringOutage / (healthyAt - killedAt)) * 100),
+      note: 'whole test process, including the writer (whose puts fail during the outage)',
+    };
+    record.figures['watcherStats'] = {
+      resumes: stats.map((x) => x.resumes),
+      staleEventsDropped: stats.reduce((sum, x) => sum + x.staleEventsDropped, 0),
+      staleProgressIgnored: stats.reduce((sum, x) => sum + x.staleProgressIgnored, 0),
+    };
+
+    record.check('all watchers caught up with the oracle', caughtUp);
+    record.check('0 missing, 0 duplicate, 0 out of order, 0 unexpected, 0 changed, every revision in one batch', isExact(total), total);
+    record.check('the run wrote across the outage (acked writes before the kill and after the restart)', writer.acked.some((w) => w.ackedAt < killedAt) && writer.acked.some((w) => w.ackedAt > healthyAt));
+    record.check('no watcher ended', endedWatchers.length === 0, endedWatchers);
+    record.check('every watcher was re-created on the restarted server', resumed.ms !== undefined, resumed.gauges);
+    record.check('reconnect attempts during the outage follow a backoff (no tight loop: < 40 connections)', acceptedDuringOutage < 40, acceptedDuringOutage);
+
+    await Promise.all(watchers.map((w) => w.watcher.cancel()));
+    await Promise.all(watchers.map((w) => w.collector.done));
+    record.end('run');
+    await record.write(
+      `expected ${total.expected}, delivered ${total.delivered}, missing ${total.missing}, duplicate ${total.duplicate}, out of order ${total.outOfOrder}; ` +
+        `outage ${record.figures['outageMs'] as number} ms, resume ${String(record.figures['resumeLatencyMs'])} ms after healthy, ` +
+        `${acceptedDuringOutage} reconnect attempts, CPU ${(record.figures['clientCpuDuringOutage'] as { percentOfOneCore: number }).percentOfOneCore}%`,
+    );
+    expect(record.failed()).toEqual([]);
+  }, 90_000);
+});
