@@ -195,7 +195,8 @@ describe('maintenance.snapshot', () => {
 
     const data = await readFile(path);
     const corrupted = Buffer.from(data);
-    corrupted[Math.floor(corrupted.length / 2)] ^= 0xff;
+    const middle = Math.floor(corrupted.length / 2);
+    corrupted[middle] = corrupted[middle]! ^ 0xff;
     const corruptedPath = tempFile('corrupted.db');
     await writeFile(corruptedPath, corrupted);
     const error = await rejectionOf(() => verifySnapshot(corruptedPath));
