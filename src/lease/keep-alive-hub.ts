@@ -23,7 +23,7 @@ import type { LeaseIdArg } from './validate.js';
 const SEND_GRID_MS = 250;
 
 /** The keep-alive stream reconnects quickly: a request is a few bytes, and a lease's margin is short. */
-const RECONNECT = { initialBackoffMs: 50, maxBackoffMs: 500 } as const;
+const RECONNECT = { initialBackoffMs: 50, maxBackoffMs: 250 } as const;
 
 const STREAM_SPEC = { source: LEASE_SOURCE.keepAlive, requireLeader: true } as const;
 
@@ -358,8 +358,9 @@ export class KeepAliveHub {
       this.queue.cancel(entry);
       return;
     }
-    // One request at a time per lease: the server answers every request on a stream or ends
-    // the stream, so a second request could only be answered after the first.
+    // One refresh in flight per lease: the server answers every request on a stream in order,
+    // or ends the stream, so a reply always tells which send it acknowledges. (A second request
+    // could only be answered after the first anyway.)
     const canSend = entry.inFlight.length === 0 && this.stream?.isOpen === true;
     this.queue.schedule(entry, canSend ? Math.min(entry.nextSendAt, entry.deadline) : entry.deadline);
   }
