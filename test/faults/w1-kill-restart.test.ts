@@ -10,21 +10,20 @@
  * 0 out of order, every revision in one batch, and no watcher ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch } from 'etcdkit';
+import { Etcd } from 'etcdkit';
 import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
 import { FaultRecord, now, percentile, round, sleep } from './support.js';
 import {
-  Collector,
-  compareDelivered,
+  compareAll,
   counts,
   cpuMs,
   isExact,
   prefixEnd,
   readEventLog,
-  sumComparisons,
+  standardSubjects,
+  startSubjects,
+  waitCaughtUp,
   waitForGauges,
-  waitUntil,
-  type WatchSpec,
   Writer,
 } from './watch-support.js';
 
@@ -37,43 +36,7 @@ const OUTAGE_MS = 2_000;
 
 const record = new FaultRecord('W1', 'kill -9 the single server mid-watch and restart it');
 
-interface Subject {
-  name: string;
-  build: (start: bigint | undefined) => Watch;
-  spec: Omit<WatchSpec, 'from'>;
-  fromNow: boolean;
-}
-
-const whole = { key: PREFIX, rangeEnd: prefixEnd(PREFIX) };
-const SUBJECTS: Subject[] = [
-  { name: 'prefix', build: (s) => withStart(Watch.key(PREFIX).withPrefix(), s), spec: whole, fromNow: false },
-  { name: 'prefix+prevKv', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: false },
-  { name: 'prefix noDelete', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withNoDelete(), s), spec: { ...whole, noDelete: true }, fromNow: false },
-  { name: 'prefix noPut', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withNoPut().withPrevKv(), s), spec: { ...whole, noPut: true, prevKv: true }, fromNow: false },
-  { name: 'prefix from now', build: (s) => withStart(Watch.key(PREFIX).withPrefix(), s), spec: whole, fromNow: true },
-  { name: 'prefix+prevKv from now', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: true },
-  { name: 'prefix fragment', build: (s) => withStart(Watch.key(PREFIX).withPrefix().withFragment(), s), spec: whole, fromNow: false },
-  ...KEYS.map(
-    (key, i): Subject => ({
-      name: `key ${key}${i % 2 === 0 ? '' : ' from now'}${i % 3 === 0 ? ' +prevKv' : ''}`,
-      build: (s) => withStart(i % 3 === 0 ? Watch.key(key).withPrevKv() : Watch.key(key), s),
-      spec: { key, rangeEnd: '', prevKv: i % 3 === 0 },
-      fromNow: i % 2 === 1,
-    }),
-  ),
-  { name: 'range k2..k5', build: (s) => withStart(Watch.key(KEYS[2]!).withRange(KEYS[5]!), s), spec: { key: KEYS[2]!, rangeEnd: KEYS[5]! }, fromNow: false },
-  {
-    name: 'range k5..k9 prevKv noDelete',
-    build: (s) => withStart(Watch.key(KEYS[5]!).withRange(KEYS[9]!).withPrevKv().withNoDelete(), s),
-    spec: { key: KEYS[5]!, rangeEnd: KEYS[9]!, prevKv: true, noDelete: true },
-    fromNow: false,
-  },
-  { name: 'fromKey k7', build: (s) => withStart(Watch.key(KEYS[7]!).withFromKey(), s), spec: { key: KEYS[7]!, rangeEnd: '\0' }, fromNow: false },
-];
-
-function withStart(watch: Watch, start: bigint | undefined): Watch {
-  return start === undefined ? watch : watch.withStartRevision(start);
-}
+const SUBJECTS = standardSubjects(PREFIX, KEYS);
 
 describe('W1: kill -9 and restart of the single server', () => {
   let server: EtcdServer | undefined;
@@ -117,12 +80,7 @@ describe('W1: kill -9 and restart of the single server', () => {
     clients.push(watchClient, writerClient);
 
     const start = (await writerClient.put(`${PREFIX}start`, 'x')).header.revision + 1n;
-    const watchers = SUBJECTS.map((subject) => {
-      const watcher = watchClient.watch(subject.build(subject.fromNow ? undefined : start));
-      return { subject, watcher, collector: new Collector(watcher, subject.name), from: subject.fromNow ? 0n : start };
-    });
-    await Promise.all(watchers.map((w) => w.watcher.created));
-    for (const w of watchers) if (w.subject.fromNow) w.from = w.watcher.resumeRevision!;
+    const watchers = await startSubjects(watchClient, SUBJECTS, start);
     const baseline = await waitForGauges(s, (g) => g.watchers >= SUBJECTS.length, 2_000);
     record.mark('watchers created', { start, gauges: baseline.gauges });
 
@@ -152,14 +110,8 @@ describe('W1: kill -9 and restart of the single server', () => {
 
     const oracle = await readEventLog({ clientUrl: s.clientUrl, key: PREFIX, rangeEnd: prefixEnd(PREFIX), startRevision: start, untilRevision: until });
     record.mark('oracle read', { events: oracle.length });
-    const expectedCount = (w: (typeof watchers)[number]): number =>
-      compareDelivered({ ...w.subject.spec, from: w.from }, [], oracle, until).expected;
-    const caughtUp = await waitUntil(() => watchers.every((w) => w.collector.allEvents().filter((e) => e.revision <= until).length >= expectedCount(w)), 15_000, 50);
-    // Anything repeated after catching up would show up now.
-    await sleep(300);
-
-    const comparisons = watchers.map((w) => ({ name: w.subject.name, c: compareDelivered({ ...w.subject.spec, from: w.from }, w.collector.batches, oracle, until) }));
-    const total = sumComparisons(comparisons.map((x) => x.c));
+    const caughtUp = await waitCaughtUp(watchers, oracle, until);
+    const { total, per } = compareAll(watchers, oracle, until);
     const firstEventAfterRestart = Math.min(
       ...watchers.map((w) => w.collector.batches.find((b) => b.at > healthyAt)?.at ?? Infinity),
     );
@@ -168,7 +120,7 @@ describe('W1: kill -9 and restart of the single server', () => {
     const stats = watchers.map((w) => w.watcher.stats);
 
     record.figures['events'] = counts(total);
-    record.figures['perWatcher'] = Object.fromEntries(comparisons.map((x) => [x.name, counts(x.c)]));
+    record.figures['perWatcher'] = per;
     record.figures['oracleEvents'] = oracle.length;
     record.figures['writer'] = writer.summary();
     record.figures['outageMs'] = round(healthyAt - killedAt);

@@ -13,7 +13,7 @@
  * - the server's **watch gauges**, read from `/metrics`.
  */
 import { createHash } from 'node:crypto';
-import { type Etcd, EtcdError, Op, type WatchBatch, type Watcher } from 'etcdkit';
+import { type Etcd, EtcdError, Op, Watch, type WatchBatch, type Watcher, type WatchOptions } from 'etcdkit';
 import type { EtcdMember } from 'etcdkit/testing';
 import { sumMetric } from 'etcdkit/testing';
 import { errorName, now, sleep, tally } from './support.js';
@@ -678,4 +678,112 @@ export { tally };
 /** JSON with bigints as strings, for summaries. */
 export function json(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A standard set of 20 watchers over one prefix of 10 keys
+// ---------------------------------------------------------------------------------------------
+
+/** One watcher of a scenario: how to build it and what it selects. */
+export interface Subject {
+  name: string;
+  /** The watch; `start` is `undefined` for a watcher started "from now". */
+  build: (start: bigint | undefined) => Watch;
+  spec: Omit<WatchSpec, 'from'>;
+  fromNow: boolean;
+}
+
+function withStart(watch: Watch, start: bigint | undefined): Watch {
+  return start === undefined ? watch : watch.withStartRevision(start);
+}
+
+/**
+ * 20 watchers over `prefix` and its 10 `keys`: prefix (plain, prev_kv, no-delete, no-put,
+ * fragment, two "from now"), each single key (half "from now", a third with prev_kv), two
+ * ranges and a from-key.
+ */
+export function standardSubjects(prefix: string, keys: readonly string[]): Subject[] {
+  if (keys.length < 10) throw new Error('standardSubjects needs 10 keys');
+  const k = (i: number): string => keys[i]!;
+  const whole = { key: prefix, rangeEnd: prefixEnd(prefix) };
+  const p = (): Watch => Watch.key(prefix).withPrefix();
+  return [
+    { name: 'prefix', build: (s) => withStart(p(), s), spec: whole, fromNow: false },
+    { name: 'prefix+prevKv', build: (s) => withStart(p().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: false },
+    { name: 'prefix noDelete', build: (s) => withStart(p().withNoDelete(), s), spec: { ...whole, noDelete: true }, fromNow: false },
+    { name: 'prefix noPut+prevKv', build: (s) => withStart(p().withNoPut().withPrevKv(), s), spec: { ...whole, noPut: true, prevKv: true }, fromNow: false },
+    { name: 'prefix from now', build: (s) => withStart(p(), s), spec: whole, fromNow: true },
+    { name: 'prefix+prevKv from now', build: (s) => withStart(p().withPrevKv(), s), spec: { ...whole, prevKv: true }, fromNow: true },
+    { name: 'prefix fragment', build: (s) => withStart(p().withFragment(), s), spec: whole, fromNow: false },
+    ...keys.slice(0, 10).map(
+      (key, i): Subject => ({
+        name: `key ${key}${i % 2 === 0 ? '' : ' from now'}${i % 3 === 0 ? ' +prevKv' : ''}`,
+        build: (s) => withStart(i % 3 === 0 ? Watch.key(key).withPrevKv() : Watch.key(key), s),
+        spec: { key, rangeEnd: '', prevKv: i % 3 === 0 },
+        fromNow: i % 2 === 1,
+      }),
+    ),
+    { name: 'range k2..k5', build: (s) => withStart(Watch.key(k(2)).withRange(k(5)), s), spec: { key: k(2), rangeEnd: k(5) }, fromNow: false },
+    {
+      name: 'range k5..k9 prevKv noDelete',
+      build: (s) => withStart(Watch.key(k(5)).withRange(k(9)).withPrevKv().withNoDelete(), s),
+      spec: { key: k(5), rangeEnd: k(9), prevKv: true, noDelete: true },
+      fromNow: false,
+    },
+    { name: 'fromKey k7', build: (s) => withStart(Watch.key(k(7)).withFromKey(), s), spec: { key: k(7), rangeEnd: '\0' }, fromNow: false },
+  ];
+}
+
+/** A running watcher of a scenario, with what it delivered. */
+export interface Running {
+  subject: Subject;
+  watcher: Watcher;
+  collector: Collector;
+  /** First revision it must deliver (set from the cursor once created, for "from now"). */
+  from: bigint;
+}
+
+/**
+ * Starts the subjects on `client` (the ones with a start at `start`), waits until all are
+ * created, and fixes the first revision of the "from now" ones: their resume revision right
+ * after `created` (the creation revision + 1).
+ */
+export async function startSubjects(client: Etcd, subjects: readonly Subject[], start: bigint, options?: WatchOptions): Promise<Running[]> {
+  const running = subjects.map((subject): Running => {
+    const watcher = client.watch(subject.build(subject.fromNow ? undefined : start), options);
+    const entry: Running = { subject, watcher, collector: new Collector(watcher, subject.name), from: start };
+    if (subject.fromNow) {
+      void watcher.created.then(
+        () => (entry.from = watcher.resumeRevision!),
+        () => undefined,
+      );
+    }
+    return entry;
+  });
+  await Promise.all(running.map((r) => r.watcher.created));
+  return running;
+}
+
+/** Events up to `until` each running watcher must deliver. */
+export function expectedCount(r: Running, oracle: readonly LogEvent[], until: bigint): number {
+  return expectedEvents({ ...r.subject.spec, from: r.from }, oracle, until).length;
+}
+
+/** Waits (bounded) until every watcher delivered what the oracle says it must, then a little longer for repeats. */
+export async function waitCaughtUp(running: readonly Running[], oracle: readonly LogEvent[], until: bigint, timeoutMs = 15_000): Promise<boolean> {
+  const targets = running.map((r) => expectedCount(r, oracle, until));
+  const ok = await waitUntil(
+    () => running.every((r, i) => r.collector.allEvents().filter((e) => e.revision <= until).length >= targets[i]!),
+    timeoutMs,
+    50,
+  );
+  // Anything repeated after catching up would show up now.
+  await sleep(300);
+  return ok;
+}
+
+/** Compares every running watcher with the oracle. */
+export function compareAll(running: readonly Running[], oracle: readonly LogEvent[], until: bigint): { total: Comparison; per: Record<string, Omit<Comparison, 'samples'>> } {
+  const list = running.map((r) => ({ name: r.subject.name, c: compareDelivered({ ...r.subject.spec, from: r.from }, r.collector.batches, oracle, until) }));
+  return { total: sumComparisons(list.map((x) => x.c)), per: Object.fromEntries(list.map((x) => [x.name, counts(x.c)])) };
 }
