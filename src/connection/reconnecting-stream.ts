@@ -139,6 +139,7 @@ export class ReconnectingStream<Req, Res> {
         this.owner.failed(error);
         return;
       }
+      this.connection.streamReconnecting(source, channel?.address, this.failures, error);
       await this.pause(backoffDelay(this.failures, this.initialBackoffMs, this.maxBackoffMs), channel);
     }
     this.owner.failed(new ClientClosedError({ source }));
