@@ -13,6 +13,7 @@
  * - the server's **watch gauges**, read from `/metrics`.
  */
 import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import { type Etcd, EtcdError, Op, Watch, type WatchBatch, type Watcher, type WatchOptions } from 'etcdkit';
 import type { EtcdMember } from 'etcdkit/testing';
 import { sumMetric } from 'etcdkit/testing';
@@ -786,4 +787,81 @@ export async function waitCaughtUp(running: readonly Running[], oracle: readonly
 export function compareAll(running: readonly Running[], oracle: readonly LogEvent[], until: bigint): { total: Comparison; per: Record<string, Omit<Comparison, 'samples'>> } {
   const list = running.map((r) => ({ name: r.subject.name, c: compareDelivered({ ...r.subject.spec, from: r.from }, r.collector.batches, oracle, until) }));
   return { total: sumComparisons(list.map((x) => x.c)), per: Object.fromEntries(list.map((x) => [x.name, counts(x.c)])) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport spy: every WatchResponse as grpc-js decoded it, before the SDK handles it
+// ---------------------------------------------------------------------------------------------
+
+/** One WatchResponse message as it came off the wire. */
+export interface RawWatchResponse {
+  at: number;
+  /** Size of the gRPC message (protobuf bytes). */
+  bytes: number;
+  watchId: number;
+  created: boolean;
+  canceled: boolean;
+  fragment: boolean;
+  headerRevision: bigint;
+  events: number;
+  minRevision: bigint | undefined;
+  maxRevision: bigint | undefined;
+  /** What `context(watchId)` returned at arrival, before the SDK saw the message (such as the watcher's cursor). */
+  context?: unknown;
+}
+
+interface DecodedWatchResponse {
+  header?: { revision?: { toString(): string } };
+  watchId?: { toNumber(): number };
+  created?: boolean;
+  canceled?: boolean;
+  fragment?: boolean;
+  events?: Array<{ kv?: { modRevision?: { toString(): string } } }>;
+}
+
+/**
+ * Wraps `grpc.Client.prototype.makeBidiStreamRequest` so every message of Watch streams opened
+ * from now on is summarised (size, ID, kind, revisions) before the SDK handles it. `context`
+ * is called at arrival with the watch ID. Call `restore()` in a `finally`.
+ */
+export function spyWatchResponses(context?: (watchId: number) => unknown): { responses: RawWatchResponse[]; restore(): void } {
+  const proto = grpc.Client.prototype as unknown as { makeBidiStreamRequest: (...args: unknown[]) => unknown };
+  const original = proto.makeBidiStreamRequest;
+  const responses: RawWatchResponse[] = [];
+  proto.makeBidiStreamRequest = function (this: unknown, ...args: unknown[]): unknown {
+    if (String(args[0]).endsWith('/Watch') && typeof args[2] === 'function') {
+      const deserialize = args[2] as (buffer: Buffer) => unknown;
+      args[2] = (buffer: Buffer): unknown => {
+        const message = deserialize(buffer) as DecodedWatchResponse;
+        const revisions = (message.events ?? []).map((e) => BigInt(e.kv?.modRevision?.toString() ?? '0'));
+        const watchId = message.watchId?.toNumber() ?? 0;
+        responses.push({
+          at: now(),
+          bytes: buffer.length,
+          watchId,
+          created: message.created ?? false,
+          canceled: message.canceled ?? false,
+          fragment: message.fragment ?? false,
+          headerRevision: BigInt(message.header?.revision?.toString() ?? '0'),
+          events: revisions.length,
+          minRevision: revisions.length === 0 ? undefined : revisions.reduce((a, b) => (a < b ? a : b)),
+          maxRevision: revisions.length === 0 ? undefined : revisions.reduce((a, b) => (a > b ? a : b)),
+          ...(context === undefined ? {} : { context: context(watchId) }),
+        });
+        return message;
+      };
+    }
+    return original.apply(this, args);
+  };
+  return {
+    responses,
+    restore(): void {
+      proto.makeBidiStreamRequest = original;
+    },
+  };
+}
+
+/** The client-chosen watch ID of a watcher (test-only peek at SDK internals, for diagnosis). */
+export function watchIdOf(watcher: Watcher): number {
+  return (watcher as unknown as { state: { id: number } }).state.id;
 }
