@@ -102,7 +102,7 @@ describe('W7: progress and bookmark cursor', () => {
       const r = byId.get(id);
       return r === undefined ? undefined : { watcher: r.subject.name, cursor: r.watcher.resumeRevision, lastEvent: r.collector.lastRevision };
     });
-    restoreSpy = spy.restore;
+    restoreSpy = () => spy.restore();
     const running = await startSubjects(watchClient, SUBJECTS, startRevision);
     for (const r of running) byId.set(watchIdOf(r.watcher), r);
 
