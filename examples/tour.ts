@@ -18,7 +18,7 @@ import {
   Range,
   Watch,
 } from 'etcdkit';
-import { type EtcdServer, startEtcd } from 'etcdkit/testing';
+import { type EtcdServer, startEtcd, startEtcdCluster } from 'etcdkit/testing';
 
 const PREFIX = 'tour/';
 let step = 0;
@@ -193,6 +193,54 @@ async function tour(etcd: Etcd, throwaway: boolean): Promise<void> {
   }
 }
 
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/** One row per member: the member list names them, and each member reports its own status. */
+async function printStatusTable(etcd: Etcd): Promise<void> {
+  const members = await etcd.cluster.members();
+  const rows = await Promise.all(
+    members.map(async (member) => {
+      const url = member.clientUrls[0];
+      if (url === undefined) return [`(${member.name || 'not started'})`, member.id.toString(), '', '', '', ''];
+      try {
+        const status = await etcd.maintenance.status(url, { timeoutMs: 2_000 });
+        const role = status.isLeader ? 'leader' : status.isLearner ? 'learner' : 'follower';
+        return [new URL(url).host, status.memberId.toString(), role, status.version, kib(status.dbSize), status.raftIndex.toString()];
+      } catch (error) {
+        return [new URL(url).host, member.id.toString(), error instanceof EtcdError ? error.code : 'error', '', '', ''];
+      }
+    }),
+  );
+  const table = [['endpoint', 'member id', 'role', 'version', 'db size', 'raft index'], ...rows];
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  for (const row of table) say(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+/**
+ * The status of every member of a cluster. With a throwaway etcd the tour starts a throwaway
+ * 3-member cluster for this, and moves its leadership to show the table change.
+ */
+async function clusterStatus(etcd: Etcd, throwaway: boolean): Promise<void> {
+  heading('cluster status: etcd.cluster.members() and etcd.maintenance.status(endpoint) per member');
+  if (!throwaway) {
+    await printStatusTable(etcd);
+    return;
+  }
+  const cluster = await startEtcdCluster({ size: 3 });
+  const admin = new Etcd({ endpoints: cluster.endpoints });
+  try {
+    await printStatusTable(admin);
+    const { leader } = await admin.maintenance.status();
+    const next = (await admin.cluster.members()).find((member) => member.id !== leader)!;
+    await admin.maintenance.moveLeader(next.id);
+    say(`etcd.maintenance.moveLeader(${next.id}n) — the request goes to the current leader, whichever endpoint the client uses:`);
+    await printStatusTable(admin);
+  } finally {
+    await admin.close();
+    await cluster.close();
+  }
+}
+
 async function main(): Promise<void> {
   const given = process.env['ETCD_ENDPOINTS']
     ?.split(',')
@@ -210,6 +258,7 @@ async function main(): Promise<void> {
     etcd = new Etcd({ endpoints: given?.length ? given : server!.endpoints });
     await etcd.delete(Delete.key(PREFIX).withPrefix()); // leftovers of an interrupted run
     await tour(etcd, server !== undefined);
+    await clusterStatus(etcd, server !== undefined);
     heading('clean up');
     const { deleted } = await etcd.delete(Delete.key(PREFIX).withPrefix());
     say(`deleted ${deleted} keys under ${PREFIX}`);
