@@ -17,8 +17,9 @@ import { type Schedulable, TimerQueue } from './timer-queue.js';
 import type { LeaseIdArg } from './validate.js';
 
 /**
- * Refreshes are aligned up to a grid of this many milliseconds (less for short TTLs), so leases
- * whose refreshes fall close together are sent in one timer turn instead of one turn each.
+ * Refreshes are aligned to a grid of this many milliseconds (an eighth of the refresh interval
+ * for short TTLs), so leases whose refreshes fall close together are sent in one timer turn
+ * instead of one turn each.
  */
 const SEND_GRID_MS = 250;
 
@@ -30,11 +31,14 @@ const STREAM_SPEC = { source: LEASE_SOURCE.keepAlive, requireLeader: true } as c
 /** The source of errors that end keep-alives. */
 const KEEP_SOURCE = 'Lease.keepAlive';
 
-/** When to send the next refresh: a third of the TTL after the acknowledged send, on the grid. */
+/**
+ * When to send the next refresh: a third of the TTL after the acknowledged send, moved to the
+ * nearest point of the grid (at most half a grid step early or late).
+ */
 function nextRefresh(sentAt: number, ttl: number): number {
   const interval = (ttl * 1000) / 3;
   const grid = Math.min(SEND_GRID_MS, interval / 8);
-  return Math.ceil((sentAt + interval) / grid) * grid;
+  return Math.round((sentAt + interval) / grid) * grid;
 }
 
 /** Converts a `performance.now()` time to epoch milliseconds. */

@@ -1,0 +1,108 @@
+/**
+ * L8 (RELIABILITY 8.C): 1,000 leases (TTL 5) kept alive by one client. They share one
+ * keep-alive stream (the server counts one open LeaseKeepAlive stream), every lease is refreshed
+ * throughout, and the client's CPU over 10 s of steady keep-alive, measured with
+ * `process.cpuUsage()`, stays below 10% of one core. The heap cost per kept lease is reported.
+ */
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Etcd, type KeptLease } from 'etcdkit';
+import { startEtcd, type EtcdServer } from 'etcdkit/testing';
+import { FaultRecord, now, round, sleep } from './support.js';
+
+const TTL = 5;
+const LEASES = 1_000;
+const MEASURE_MS = 10_000;
+const CPU_BOUND_PERCENT = 10;
+/** A lease refreshed within its last refresh period has at least this much of its TTL left. */
+const FRESH_MARGIN_MS = TTL * 1_000 - ((TTL * 1_000) / 3 + 250 + 300);
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** LeaseKeepAlive streams open on the server (started minus handled). */
+async function openKeepAliveStreams(server: EtcdServer): Promise<number> {
+  let open = 0;
+  for (const [key, value] of await server.metrics()) {
+    if (!key.includes('grpc_method="LeaseKeepAlive"')) continue;
+    if (key.startsWith('grpc_server_started_total{')) open += value;
+    if (key.startsWith('grpc_server_handled_total{')) open -= value;
+  }
+  return open;
+}
+
+const record = new FaultRecord('L8', '1,000 kept leases on one keep-alive stream');
+
+describe('L8: 1,000 leases on one stream', () => {
+  let server: EtcdServer | undefined;
+  let client: Etcd | undefined;
+
+  beforeAll(async () => {
+    server = await startEtcd({ keepDataOnFailure: true });
+    record.etcdVersion = (await server.status()).version;
+    record.config = { ttl: TTL, leases: LEASES, measureMs: MEASURE_MS, cpuBoundPercent: CPU_BOUND_PERCENT };
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    const f = record.figures;
+    await record.write(
+      `${JSON.stringify(f['streams'])} stream(s), CPU ${JSON.stringify(f['cpuPercentOfOneCore'])}% of one core, ` +
+        `heap ${JSON.stringify(f['heapPerLeaseBytes'])} B per lease (${JSON.stringify(f['heapForLeasesKiB'])} KiB), refreshed ${JSON.stringify(f['refreshedAtEnd'])}/${LEASES}`,
+    );
+    if (record.verdict !== 'pass') server?.recordFailure('L8 failed');
+    await server?.close();
+  });
+
+  it('keeps 1,000 leases alive on one stream with little CPU', async () => {
+    record.begin('steady');
+    const s = server!;
+    const c = new Etcd({ endpoints: s.endpoints });
+    client = c;
+    await c.get('warm-up');
+    const heapBefore = heapAfterGc();
+    const grantStart = now();
+    const kept: KeptLease[] = await Promise.all(Array.from({ length: LEASES }, () => c.lease.grantKeptAlive(TTL)));
+    record.figures['grantAllMs'] = round(now() - grantStart);
+    // One full refresh cycle before measuring, so every lease is in its steady rhythm.
+    await sleep((TTL * 1_000) / 3 + 500);
+    const heapKept = heapAfterGc();
+    const deadlinesBefore = kept.map((lease) => lease.deadline);
+
+    const cpuStart = process.cpuUsage();
+    const wallStart = now();
+    await sleep(MEASURE_MS);
+    const cpu = process.cpuUsage(cpuStart);
+    const wall = now() - wallStart;
+
+    const endEpoch = Date.now();
+    const refreshed = kept.filter((lease, i) => lease.deadline > deadlinesBefore[i]! && lease.deadline - endEpoch >= FRESH_MARGIN_MS).length;
+    const lost = kept.filter((lease) => lease.isLost).length;
+    const streams = await openKeepAliveStreams(s);
+    const cpuPercent = ((cpu.user + cpu.system) / 1_000 / wall) * 100;
+    record.figures['streams'] = streams;
+    record.figures['cpuPercentOfOneCore'] = round(cpuPercent, 2);
+    record.figures['cpuUserMs'] = round(cpu.user / 1_000);
+    record.figures['cpuSystemMs'] = round(cpu.system / 1_000);
+    record.figures['wallMs'] = round(wall);
+    record.figures['expectedRefreshesPerSecond'] = round(LEASES / (TTL / 3));
+    record.figures['heapForLeasesKiB'] = round((heapKept - heapBefore) / 1024);
+    record.figures['heapPerLeaseBytes'] = Math.round((heapKept - heapBefore) / LEASES);
+    record.figures['refreshedAtEnd'] = refreshed;
+    record.figures['lost'] = lost;
+    record.check('one keep-alive stream on the server', streams === 1, streams);
+    record.check('every lease refreshed during the window and fresh at its end', refreshed === LEASES, refreshed);
+    record.check('no lease lost', lost === 0, lost);
+    record.check(`client CPU below ${CPU_BOUND_PERCENT}% of one core`, cpuPercent < CPU_BOUND_PERCENT, round(cpuPercent, 2));
+    await Promise.all(kept.map((lease) => lease.revoke()));
+    record.end('steady');
+    expect(record.failed()).toEqual([]);
+  });
+});
