@@ -160,6 +160,18 @@ async function tour(etcd: Etcd, throwaway: boolean): Promise<void> {
   }
   await changes.return?.(undefined);
 
+  heading('leases: a kept lease and an ephemeral key');
+  const kept = await etcd.lease.grantKeptAlive(1);
+  say(`grantKeptAlive(1): lease ${kept.id} (a ${typeof kept.id}), granted TTL ${kept.ttl} s: etcd raises TTLs below its minimum`);
+  await etcd.put('tour/presence/worker-1', 'online', { lease: kept.id });
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  say(`2.5 s later, past the TTL: ${show(await etcd.get('tour/presence/worker-1'))}, kept alive by refreshes every third of the TTL`);
+  say(`the lease's local deadline is ${kept.deadline - Date.now()} ms away; past it unacknowledged, kept.lost resolves at once`);
+  const { keys } = await etcd.lease.timeToLive(kept.id, { keys: true });
+  say(`timeToLive(id, { keys: true }) lists ${keys.map(String).join(', ')}`);
+  await kept.revoke();
+  say(`revoke(): kept.lost resolved with reason "${(await kept.lost).reason}"; the key: ${show(await etcd.get('tour/presence/worker-1'))}`);
+
   heading('typed errors');
   try {
     await etcd.get('');
