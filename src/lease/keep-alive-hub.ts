@@ -127,18 +127,6 @@ export class KeepAliveHub {
 
   constructor(private readonly connection: Connection) {}
 
-  /** Number of leases with a holder (for tests and diagnostics). */
-  get keptCount(): number {
-    let count = 0;
-    for (const entry of this.entries.values()) if (entry.kept) count++;
-    return count;
-  }
-
-  /** Whether the shared stream exists (open or reconnecting). */
-  get streaming(): boolean {
-    return this.stream !== undefined;
-  }
-
   /**
    * Starts keeping `lease` alive for `holder`. `seed` is a grant that was just acknowledged: its
    * send time and TTL give the first deadline. Without one, the deadline is unknown until the

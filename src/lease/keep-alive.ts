@@ -67,7 +67,11 @@ export class LeaseKeepAlive implements AsyncIterable<KeepAliveResponse>, AsyncDi
     return this.close();
   }
 
-  /** @throws `AlreadyConsumedError` when called a second time. */
+  /**
+   * The iterator of the one loop that may read this keep-alive; its `return()` (a `break`) stops
+   * the keep-alive.
+   * @throws `AlreadyConsumedError` when called a second time.
+   */
   [Symbol.asyncIterator](): AsyncIterator<KeepAliveResponse> {
     if (this.#consumed) throw new AlreadyConsumedError('a keep-alive can be iterated only once', { source: SOURCE });
     this.#consumed = true;

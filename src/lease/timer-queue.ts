@@ -46,11 +46,6 @@ export class TimerQueue<T extends Schedulable> {
     this.disarm();
   }
 
-  /** Slots in the heap, stale ones included (for tests and diagnostics). */
-  get size(): number {
-    return this.times.length;
-  }
-
   private readonly fire = (): void => {
     this.timer = undefined;
     this.armedAt = Infinity;
