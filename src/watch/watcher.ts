@@ -130,7 +130,11 @@ export class WatcherState {
   end(error?: EtcdError): void {
     if (this.ended) return;
     this.ended = true;
-    if (error !== undefined) this.rejectCreated(error);
+    // Settle `created` too (a no-op once the server acknowledged the watcher): a watcher
+    // cancelled before its ack, while its create is in flight or the stream is down, will never
+    // be acknowledged, and whoever awaits `created` used to wait forever (fault test S2: 895 of
+    // 2000 watchers cancelled during a cut storm, while an abort signal did reject it).
+    this.rejectCreated(error ?? new CancelledError('the watcher was cancelled before the server acknowledged it', { source: 'Watch' }));
     this.queue.end(error);
     this.resolveEnded(error);
   }
@@ -158,7 +162,8 @@ export class WatcherState {
 export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
   /**
    * Resolves once the server has acknowledged the watcher, so a write made after it is
-   * guaranteed to be seen; rejects if the watcher could not be created.
+   * guaranteed to be seen; rejects if the watcher could not be created, or with
+   * `CancelledError` if it was cancelled before the server acknowledged it.
    */
   readonly created: Promise<void>;
   /** Resolves when the watcher ends: with `undefined` after `cancel()`, or with the error that ended it. Never rejects. */
