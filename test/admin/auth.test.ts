@@ -3,10 +3,10 @@
  * revoke, change password, delete), permissions on a key, a prefix, a range and from a key,
  * enable and disable, and status() refused on 3.4 from the server's version (asked once).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AuthFailedError,
-  Etcd,
+  type Etcd,
   type EtcdOptions,
   InvalidArgumentError,
   PermissionDeniedError,
@@ -14,31 +14,13 @@ import {
   ServerRejectedError,
   UnsupportedError,
 } from 'etcdkit';
-import { startEtcdCluster, type EtcdCluster } from 'etcdkit/testing';
 import { rejectionOf } from '../helpers/etcd.js';
+import { useCluster } from './support.js';
 
-let cluster: EtcdCluster;
-const clients: Etcd[] = [];
-
-function client(options: EtcdOptions = {}): Etcd {
-  const etcd = new Etcd({ endpoints: cluster.endpoints, ...options });
-  clients.push(etcd);
-  return etcd;
-}
+const env = useCluster();
+const client = (options?: EtcdOptions): Etcd => env.client(options);
 
 const ROOT = { username: 'root', password: 'root-secret' };
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3 });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((etcd) => etcd.close()));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-});
 
 describe('auth administration', () => {
   it('rejects bad input before sending anything', async () => {

@@ -4,32 +4,17 @@
  * members by `autoSyncIntervalMs`, learners left out, another cluster's member rejected.
  */
 import Long from 'long';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, EtcdError, InvalidArgumentError } from 'etcdkit';
-import { startEtcd, startEtcdCluster, startFaultProxy, type EtcdCluster, type EtcdMember } from 'etcdkit/testing';
+import { describe, expect, it } from 'vitest';
+import { type Etcd, EtcdError, type EtcdOptions, InvalidArgumentError } from 'etcdkit';
+import { startEtcd, startFaultProxy, type EtcdMember } from 'etcdkit/testing';
 import { Connection } from '../../src/connection/connection.js';
 import { EndpointSync } from '../../src/connection/endpoint-sync.js';
 import { memberMethods, MEMBER_LIST_SPEC, STATUS_SPEC } from '../../src/connection/member-methods.js';
 import { rejectionOf } from '../helpers/etcd.js';
+import { until, useCluster } from './support.js';
 
-let cluster: EtcdCluster;
-const clients: Etcd[] = [];
-
-function client(options: ConstructorParameters<typeof Etcd>[0] = {}): Etcd {
-  const etcd = new Etcd({ endpoints: cluster.endpoints, ...options });
-  clients.push(etcd);
-  return etcd;
-}
-
-/** Polls until `check` passes or `timeoutMs` ends; returns the last value. */
-async function until<T>(probe: () => T | Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const env = useCluster();
+const client = (options?: EtcdOptions): Etcd => env.client(options);
 
 /**
  * Retries `call` while etcd refuses it for a reason that passes by itself: "unhealthy cluster"
@@ -51,26 +36,14 @@ async function whenReady<T>(call: () => Promise<T>, timeoutMs = 15_000): Promise
 
 const endpointsOf = (etcd: Etcd): string[] => etcd.info().map((e) => e.endpoint).sort();
 /** The endpoints of m1..m3 (the harness lists members added later too). */
-const original = (): string[] => cluster.members.slice(0, 3).map((m) => m.endpoint);
+const original = (): string[] => env.cluster.members.slice(0, 3).map((m) => m.endpoint);
 
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3 });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((etcd) => etcd.close()));
-});
-
-afterAll(async () => {
-  await cluster?.close();
-});
-
-describe('cluster.members', () => {
+describe('env.cluster.members', () => {
   it('lists every member with a bigint ID, name, peer and client URLs', async () => {
     const members = await client().cluster.members();
     expect(members.map((m) => m.name).sort()).toEqual(['m1', 'm2', 'm3']);
     for (const member of members) {
-      const harness = cluster.member(member.name);
+      const harness = env.cluster.member(member.name);
       expect(typeof member.id).toBe('bigint');
       expect(member.id.toString()).toBe((await harness.status()).memberId);
       expect(member.peerUrls).toEqual([harness.peerUrl]);
@@ -95,12 +68,12 @@ describe('cluster.members', () => {
 
 describe('membership changes and endpoint sync', () => {
   it('adds a learner, starts it, promotes it, updates its peer URL and removes it; autoSync follows', async () => {
-    const first = cluster.members[0]!;
+    const first = env.cluster.members[0]!;
     const syncing = client({ endpoints: [first.endpoint], autoSyncIntervalMs: 200 });
     expect(await until(() => endpointsOf(syncing), (list) => list.length === 3, 5_000)).toEqual(original().sort());
 
     const etcd = client();
-    const joining: EtcdMember = await cluster.newMember();
+    const joining: EtcdMember = await env.cluster.newMember();
     const added = await whenReady(() => etcd.cluster.addMember([joining.peerUrl], { learner: true }));
     expect(added.member).toMatchObject({ name: '', peerUrls: [joining.peerUrl], clientUrls: [], isLearner: true });
     expect(added.members).toHaveLength(4);
@@ -141,7 +114,7 @@ describe('membership changes and endpoint sync', () => {
 
   it('syncEndpoints leaves out a member URL that answers with another cluster ID', async () => {
     await using other = await startEtcd();
-    const connection = new Connection({ endpoints: [cluster.members[0]!.endpoint] });
+    const connection = new Connection({ endpoints: [env.cluster.members[0]!.endpoint] });
     try {
       const stranger = { ID: Long.fromString('4242', true), name: 'x', peerURLs: [], clientURLs: [other.clientUrl], isLearner: false };
       const sync = new EndpointSync({

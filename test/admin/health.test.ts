@@ -4,10 +4,10 @@
  * an isolation, `info()` health and state, a leaderless member avoided by calls that need a
  * leader while it still answers serializable reads, and timers gone after close().
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Etcd, type EndpointHealth, NoLeaderError } from 'etcdkit';
-import { startEtcdCluster, type EtcdCluster } from 'etcdkit/testing';
 import { activeResources, rejectionOf, waitForResourcesAtMost } from '../helpers/etcd.js';
+import { until, useCluster } from './support.js';
 
 interface HealthEvent {
   healthy: boolean;
@@ -16,43 +16,32 @@ interface HealthEvent {
   at: number;
 }
 
-let cluster: EtcdCluster;
+const env = useCluster({ size: 3, peerProxies: true });
 
-async function until<T>(probe: () => T | Promise<T>, check: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** A client probing every endpoint every 250 ms, and the health changes it reported. */
+function probedClient(): { etcd: Etcd; events: HealthEvent[] } {
+  const events: HealthEvent[] = [];
+  const etcd = new Etcd({
+    endpoints: env.cluster.endpoints,
+    healthIntervalMs: 250,
+    onHealthChange: (healthy, endpoint, health) => events.push({ healthy, endpoint, health, at: Date.now() }),
+  });
+  return { etcd, events };
 }
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3, peerProxies: true });
-});
-
-afterAll(async () => {
-  await cluster?.close();
-});
 
 describe('healthIntervalMs and onHealthChange', () => {
   it('reports each endpoint once known, then only transitions, across a kill and a restart', async () => {
     const baseline = activeResources();
-    const events: HealthEvent[] = [];
-    const etcd = new Etcd({
-      endpoints: cluster.endpoints,
-      healthIntervalMs: 250,
-      onHealthChange: (healthy, endpoint, health) => events.push({ healthy, endpoint, health, at: Date.now() }),
-    });
+    const { etcd, events } = probedClient();
     try {
       await until(() => events.length, (n) => n >= 3, 5_000);
-      expect(events.map((e) => [e.endpoint, e.healthy]).sort()).toEqual(cluster.endpoints.map((e) => [e, true]).sort());
+      expect(events.map((e) => [e.endpoint, e.healthy]).sort()).toEqual(env.cluster.endpoints.map((e) => [e, true]).sort());
       for (const info of etcd.info()) {
         expect(info.health).toMatchObject({ status: 'healthy' });
         if (info.health.status === 'healthy') expect(info.health.leader).toBeGreaterThan(0n);
       }
 
-      const victim = (await cluster.followers())[0]!;
+      const victim = (await env.cluster.followers())[0]!;
       const killedAt = Date.now();
       await victim.kill();
       const down = await until(() => events.find((e) => e.endpoint === victim.endpoint && !e.healthy), Boolean, 5_000);
@@ -71,7 +60,7 @@ describe('healthIntervalMs and onHealthChange', () => {
       );
       expect(up.map((e) => e.healthy)).toEqual([true, false, true]);
       // Everyone else: one report, no repeats.
-      for (const endpoint of cluster.endpoints.filter((e) => e !== victim.endpoint)) {
+      for (const endpoint of env.cluster.endpoints.filter((e) => e !== victim.endpoint)) {
         expect(events.filter((e) => e.endpoint === endpoint)).toHaveLength(1);
       }
     } finally {
@@ -84,21 +73,16 @@ describe('healthIntervalMs and onHealthChange', () => {
   }, 30_000);
 
   it('reports an isolated member as unhealthy with no leader, and healthy again after heal', async () => {
-    const events: HealthEvent[] = [];
-    const isolated = cluster.members[0]!;
-    const etcd = new Etcd({
-      endpoints: cluster.endpoints,
-      healthIntervalMs: 250,
-      onHealthChange: (healthy, endpoint, health) => events.push({ healthy, endpoint, health, at: Date.now() }),
-    });
+    const isolated = env.cluster.members[0]!;
+    const { etcd, events } = probedClient();
     try {
       await until(() => events.length, (n) => n >= 3, 5_000);
-      await cluster.isolate(isolated);
+      await env.cluster.isolate(isolated);
       const down = await until(() => events.find((e) => e.endpoint === isolated.endpoint && !e.healthy), Boolean, 10_000);
       expect(down?.health).toMatchObject({ status: 'unhealthy', reason: 'no-leader' });
       expect(etcd.info().find((e) => e.endpoint === isolated.endpoint)?.pinned).toBe(false);
       await etcd.put('health/isolated', 'ok', { timeoutMs: 3_000 });
-      await cluster.heal();
+      await env.cluster.heal();
       const back = await until(
         () => events.filter((e) => e.endpoint === isolated.endpoint).at(-1),
         (e) => e?.healthy === true && e !== events.find((x) => x.endpoint === isolated.endpoint),
@@ -106,7 +90,7 @@ describe('healthIntervalMs and onHealthChange', () => {
       );
       expect(back?.healthy).toBe(true);
     } finally {
-      await cluster.heal();
+      await env.cluster.heal();
       await etcd.close();
     }
   }, 40_000);
@@ -114,14 +98,14 @@ describe('healthIntervalMs and onHealthChange', () => {
 
 describe('a member without a leader', () => {
   it('refuses calls that need a leader at once (NoLeaderError), still serves serializable reads, and calls fail over', async () => {
-    const isolated = cluster.members[1]!;
-    await cluster.leader(10_000);
+    const isolated = env.cluster.members[1]!;
+    await env.cluster.leader(10_000);
     const only = new Etcd({ endpoints: [isolated.endpoint], retry: { maxAttempts: 1 } });
-    const all = new Etcd({ endpoints: [isolated.endpoint, ...cluster.endpoints.filter((e) => e !== isolated.endpoint)] });
+    const all = new Etcd({ endpoints: [isolated.endpoint, ...env.cluster.endpoints.filter((e) => e !== isolated.endpoint)] });
     try {
       await all.put('leaderless/k', 'before');
       await only.get('leaderless/k');
-      await cluster.isolate(isolated);
+      await env.cluster.isolate(isolated);
       await until(() => isolated.status().then((s) => s.leader, () => '?'), (leader) => leader === '0', 10_000);
 
       const started = Date.now();
@@ -138,7 +122,7 @@ describe('a member without a leader', () => {
       expect((await all.get('leaderless/k'))?.text()).toBe('after');
       expect(all.info().find((e) => e.endpoint === isolated.endpoint)?.pinned).toBe(false);
     } finally {
-      await cluster.heal();
+      await env.cluster.heal();
       await only.close();
       await all.close();
     }

@@ -6,20 +6,14 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Delete, Etcd, InvalidArgumentError, type MemberStatus, SnapshotCorruptError, verifySnapshot } from 'etcdkit';
-import { startEtcdCluster, type EtcdCluster } from 'etcdkit/testing';
 import { activeResources, rejectionOf, waitForResourcesAtMost } from '../helpers/etcd.js';
+import { until, useCluster } from './support.js';
 
-let cluster: EtcdCluster;
-const clients: Etcd[] = [];
+const env = useCluster();
 const files: string[] = [];
-
-function client(endpoints = cluster.endpoints): Etcd {
-  const etcd = new Etcd({ endpoints });
-  clients.push(etcd);
-  return etcd;
-}
+const client = (endpoints?: string[]): Etcd => env.client(endpoints ? { endpoints } : {});
 
 function tempFile(name: string): string {
   const path = join(tmpdir(), `etcdkit-${process.pid}-${Date.now()}-${name}`);
@@ -27,27 +21,8 @@ function tempFile(name: string): string {
   return path;
 }
 
-/** Polls until `check` passes or `timeoutMs` ends; returns the last value. */
-async function until<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-beforeAll(async () => {
-  cluster = await startEtcdCluster({ size: 3 });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((etcd) => etcd.close()));
-});
-
 afterAll(async () => {
   await Promise.all(files.map((file) => rm(file, { force: true })));
-  await cluster?.close();
 });
 
 describe('maintenance.status', () => {
@@ -55,7 +30,7 @@ describe('maintenance.status', () => {
     const etcd = client();
     const members = await etcd.cluster.members();
     const statuses: MemberStatus[] = [];
-    for (const member of cluster.members) {
+    for (const member of env.cluster.members) {
       const byEndpoint = await etcd.maintenance.status(member.endpoint);
       const byUrl = await etcd.maintenance.status(member.clientUrl);
       expect(byUrl.memberId).toBe(byEndpoint.memberId);
@@ -81,11 +56,11 @@ describe('maintenance.status', () => {
     }
     // Without an endpoint, the client's pinned endpoint answers.
     const pinned = etcd.info().find((e) => e.pinned)!.endpoint;
-    expect((await etcd.maintenance.status()).memberId).toBe(statuses[cluster.endpoints.indexOf(pinned)]!.memberId);
+    expect((await etcd.maintenance.status()).memberId).toBe(statuses[env.cluster.endpoints.indexOf(pinned)]!.memberId);
   });
 
   it('reaches a member outside the client endpoint list on a temporary connection, closed after', async () => {
-    const [first, , third] = cluster.members;
+    const [first, , third] = env.cluster.members;
     const baseline = activeResources();
     const etcd = new Etcd({ endpoints: [first!.endpoint] });
     await etcd.get('warm-up');
@@ -118,7 +93,7 @@ describe('maintenance.hash and hashKV', () => {
     let revision = 0n;
     for (let i = 0; i < 10; i++) revision = (await etcd.put(`hash/k${i}`, String(i))).header.revision;
     const hashes = await until(
-      () => Promise.all(cluster.members.map((m) => etcd.maintenance.hashKV(revision, m.endpoint))),
+      () => Promise.all(env.cluster.members.map((m) => etcd.maintenance.hashKV(revision, m.endpoint))),
       (all) => new Set(all.map((h) => h.hash)).size === 1,
     );
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
@@ -126,9 +101,9 @@ describe('maintenance.hash and hashKV', () => {
     expect(hashes[0]!.compactRevision).toBeLessThan(revision);
     const latest = await etcd.maintenance.hashKV(0);
     expect(typeof latest.hash).toBe('number');
-    const whole = await etcd.maintenance.hash(cluster.members[1]!.endpoint);
+    const whole = await etcd.maintenance.hash(env.cluster.members[1]!.endpoint);
     expect(whole.hash).toBeGreaterThan(0);
-    expect(whole.header.memberId.toString()).toBe((await cluster.members[1]!.status()).memberId);
+    expect(whole.header.memberId.toString()).toBe((await env.cluster.members[1]!.status()).memberId);
   });
 });
 
@@ -147,16 +122,16 @@ describe('maintenance.defragment', () => {
     const before = await until(
       async () => {
         await etcd.put('defrag-tick', String(tick++));
-        return Promise.all(cluster.members.map((m) => etcd.maintenance.status(m.endpoint)));
+        return Promise.all(env.cluster.members.map((m) => etcd.maintenance.status(m.endpoint)));
       },
       (all) => all.every((s) => s.dbSizeInUse < s.dbSize / 2),
     );
     for (const status of before) expect(status.dbSizeInUse).toBeLessThan(status.dbSize / 2);
-    const target = cluster.members[1]!;
+    const target = env.cluster.members[1]!;
     const after = await etcd.maintenance.defragment(target.clientUrl);
     expect(after.memberId).toBe(before[1]!.memberId);
     expect(after.dbSize).toBeLessThan(before[1]!.dbSize / 2);
-    const others = await Promise.all([0, 2].map((i) => etcd.maintenance.status(cluster.members[i]!.endpoint)));
+    const others = await Promise.all([0, 2].map((i) => etcd.maintenance.status(env.cluster.members[i]!.endpoint)));
     expect(others.map((s) => s.dbSize)).toEqual([before[0]!.dbSize, before[2]!.dbSize]);
   });
 });
@@ -167,7 +142,7 @@ describe('maintenance.snapshot', () => {
     await etcd.put('snap/a', 'a');
     let bytes = 0;
     let chunks = 0;
-    for await (const chunk of etcd.maintenance.snapshot(cluster.members[2]!.endpoint)) {
+    for await (const chunk of etcd.maintenance.snapshot(env.cluster.members[2]!.endpoint)) {
       expect(chunk).toBeInstanceOf(Uint8Array);
       bytes += chunk.byteLength;
       chunks++;
@@ -186,7 +161,7 @@ describe('maintenance.snapshot', () => {
     const etcd = client();
     await etcd.put('snap/b', 'b');
     const path = tempFile('snapshot.db');
-    const saved = await etcd.maintenance.saveSnapshot(path, { endpoint: cluster.members[0]!.endpoint });
+    const saved = await etcd.maintenance.saveSnapshot(path, { endpoint: env.cluster.members[0]!.endpoint });
     expect(saved.path).toBe(path);
     expect(saved.size % 512).toBe(32);
     expect(saved.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -212,7 +187,7 @@ describe('maintenance.snapshot', () => {
 describe('maintenance.moveLeader', () => {
   it('hands leadership to the chosen member, sent to whichever member leads now', async () => {
     // The client only knows a follower: the request must still reach the leader.
-    const follower = (await cluster.followers())[0]!;
+    const follower = (await env.cluster.followers())[0]!;
     const etcd = client([follower.endpoint]);
     const before = await etcd.maintenance.status();
     const members = await etcd.cluster.members();

@@ -10,8 +10,8 @@
  * and leases resuming after the outage belong to those parts' own fault tests (W1, L4).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Etcd, EtcdError } from 'etcdkit';
-import { startEtcdCluster, startFaultProxy, type EtcdCluster, type FaultProxy } from 'etcdkit/testing';
+import { EtcdError } from 'etcdkit';
+import { FailoverRig } from './failover-support.js';
 import { errorName, FaultRecord, now, percentile, round, sleep, tally } from './support.js';
 
 const OUTAGE_MS = 10_000;
@@ -27,14 +27,11 @@ const RECOVERY_BUDGET_MS = 15_000;
 const record = new FaultRecord('F2', 'all endpoints down for a while, then up');
 
 describe('F2: all endpoints down, then up', () => {
-  let cluster: EtcdCluster | undefined;
-  const proxies: FaultProxy[] = [];
-  let client: Etcd | undefined;
+  const rig = new FailoverRig();
+  const proxies = rig.proxies;
 
   afterAll(async () => {
-    await client?.close();
-    await Promise.all(proxies.map((p) => p.close()));
-    await cluster?.close();
+    await rig.close();
     record.config = {
       outageMs: OUTAGE_MS,
       note: 'RELIABILITY F2 asks for 30 s down; 10 s here to keep the suite short',
@@ -55,11 +52,9 @@ describe('F2: all endpoints down, then up', () => {
 
   it('rejects typed while down, dials slowly, and recovers without re-creation', async () => {
     record.begin('outage');
-    cluster = await startEtcdCluster({ size: 3 });
+    const cluster = await rig.start(true);
     record.etcdVersion = (await cluster.members[0]!.status()).version;
-    for (const member of cluster.members) proxies.push(await startFaultProxy({ target: member.endpoint }));
-    client = new Etcd({ endpoints: proxies.map((p) => p.endpoint) });
-    const etcd = client;
+    const etcd = rig.client({ endpoints: proxies.map((p) => p.endpoint) });
     await etcd.put('f2/before', '1');
     expect((await etcd.get('f2/before'))?.text()).toBe('1');
 

@@ -9,8 +9,7 @@
  *     within the probe interval + the probe deadline + 1 s, without waiting for keepalive.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Etcd } from 'etcdkit';
-import { startEtcdCluster, startFaultProxy, type EtcdCluster, type FaultProxy } from 'etcdkit/testing';
+import { FailoverRig } from './failover-support.js';
 import { errorName, FaultRecord, now, round, sleep } from './support.js';
 
 const KEEPALIVE_TIME_MS = 5_000;
@@ -23,14 +22,11 @@ const HEALTH_BOUND_MS = HEALTH_INTERVAL_MS + HEALTH_INTERVAL_MS + 1_000;
 const record = new FaultRecord('F3', 'pinned endpoint blackholed');
 
 describe('F3: the pinned endpoint is blackholed', () => {
-  let cluster: EtcdCluster | undefined;
-  const proxies: FaultProxy[] = [];
-  const clients: Etcd[] = [];
+  const rig = new FailoverRig();
+  const proxies = rig.proxies;
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(proxies.map((p) => p.close()));
-    await cluster?.close();
+    await rig.close();
     record.config = {
       topology: '3-node cluster, one fault proxy per member; the client knows only the proxies and is pinned to the first',
       fault: 'blackhole the pinned proxy: sockets stay open, bytes are dropped both ways',
@@ -45,15 +41,13 @@ describe('F3: the pinned endpoint is blackholed', () => {
 
   it('(a) keepalive detects the dead link and the in-flight read fails over', async () => {
     record.begin('a');
-    cluster = await startEtcdCluster({ size: 3 });
+    const cluster = await rig.start(true);
     record.etcdVersion = (await cluster.members[0]!.status()).version;
-    for (const member of cluster.members) proxies.push(await startFaultProxy({ target: member.endpoint }));
-    const etcd = new Etcd({
+    const etcd = rig.client({
       endpoints: proxies.map((p) => p.endpoint),
       keepAliveTimeMs: KEEPALIVE_TIME_MS,
       keepAliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
     });
-    clients.push(etcd);
     await etcd.put('f3/k', 'v');
     expect(etcd.info()[0]?.pinned).toBe(true);
 
@@ -88,8 +82,7 @@ describe('F3: the pinned endpoint is blackholed', () => {
 
   it('(b) health probes move new calls away before keepalive would', async () => {
     record.begin('b');
-    const etcd = new Etcd({ endpoints: proxies.map((p) => p.endpoint), healthIntervalMs: HEALTH_INTERVAL_MS });
-    clients.push(etcd);
+    const etcd = rig.client({ endpoints: proxies.map((p) => p.endpoint), healthIntervalMs: HEALTH_INTERVAL_MS });
     await etcd.put('f3/k', 'v2');
     // Wait for the first probe round so every endpoint starts healthy.
     const ready = now();

@@ -11,8 +11,8 @@
  * Watchers moving with their cursor belong to the watch part's fault tests.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Etcd, EtcdError, Range } from 'etcdkit';
-import { startEtcdCluster, startFaultProxy, type EtcdCluster, type FaultProxy } from 'etcdkit/testing';
+import { type Etcd, EtcdError, Range } from 'etcdkit';
+import { FailoverRig } from './failover-support.js';
 import { errorName, FaultRecord, SettlementTracker, sleep, tally } from './support.js';
 
 const IN_FLIGHT = 40;
@@ -38,14 +38,10 @@ async function settleWithin(promises: Array<Promise<unknown>>, ms: number): Prom
 }
 
 describe('F6: endpoint list changed at runtime', () => {
-  let cluster: EtcdCluster | undefined;
-  const proxies: FaultProxy[] = [];
-  const clients: Etcd[] = [];
+  const rig = new FailoverRig();
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(proxies.map((p) => p.close()));
-    await cluster?.close();
+    await rig.close();
     record.config = {
       inFlight: IN_FLIGHT,
       proxyDelayMs: DELAY_MS,
@@ -61,13 +57,11 @@ describe('F6: endpoint list changed at runtime', () => {
 
   it('(a) dropping the pinned endpoint lets in-flight calls finish or fail typed', async () => {
     record.begin('a');
-    cluster = await startEtcdCluster({ size: 3 });
+    const cluster = await rig.start(false);
     record.etcdVersion = (await cluster.members[0]!.status()).version;
     const [m1, m2, m3] = cluster.members;
-    const slow = await startFaultProxy({ target: m1!.endpoint, delayMs: DELAY_MS });
-    proxies.push(slow);
-    const etcd = new Etcd({ endpoints: [slow.endpoint] });
-    clients.push(etcd);
+    const slow = await rig.proxy({ target: m1!.endpoint, delayMs: DELAY_MS });
+    const etcd = rig.client({ endpoints: [slow.endpoint] });
     await etcd.put('f6/warm', '1');
 
     const tracker = new SettlementTracker();
@@ -112,11 +106,9 @@ describe('F6: endpoint list changed at runtime', () => {
 
   it('(b) a change that keeps the pinned endpoint disturbs nothing', async () => {
     record.begin('b');
-    const [m1, m2, m3] = cluster!.members;
-    const slow = await startFaultProxy({ target: m2!.endpoint, delayMs: DELAY_MS });
-    proxies.push(slow);
-    const etcd = new Etcd({ endpoints: [slow.endpoint, m3!.endpoint] });
-    clients.push(etcd);
+    const [m1, m2, m3] = rig.cluster.members;
+    const slow = await rig.proxy({ target: m2!.endpoint, delayMs: DELAY_MS });
+    const etcd = rig.client({ endpoints: [slow.endpoint, m3!.endpoint] });
     await etcd.put('f6/warm', '2');
     const tracker = new SettlementTracker();
     const calls = startCalls(etcd, tracker, 'f6/b/');
