@@ -183,6 +183,8 @@ export interface AckedWrite {
   seq: number;
   revision: bigint;
   events: Array<{ key: string; type: EventType; value: string }>;
+  /** When the write was issued (absent in hand-made logs). */
+  issuedAt?: number;
   ackedAt: number;
 }
 
@@ -296,6 +298,7 @@ export class Writer {
 
   private async write(seq: number): Promise<void> {
     const { client, txnEvery = 0, deleteEvery = 0 } = this.options;
+    const issuedAt = now();
     const options = { timeoutMs: this.options.timeoutMs ?? 1_000 };
     try {
       if (txnEvery > 0 && seq % txnEvery === txnEvery - 1) {
@@ -305,17 +308,17 @@ export class Writer {
           .txn()
           .then(...keys.map((key) => Op.put(key, value)))
           .commit(options);
-        this.log(seq, result.header.revision, keys.map((key) => ({ key, type: 'put' as const, value: valueId(Buffer.from(value)) })));
+        this.log(seq, issuedAt, result.header.revision, keys.map((key) => ({ key, type: 'put' as const, value: valueId(Buffer.from(value)) })));
       } else if (deleteEvery > 0 && seq % deleteEvery === deleteEvery - 1) {
         const [key] = this.pickKeys(1);
         const result = await client.delete(key!, options);
         // A delete of a missing key makes no event (and no revision).
-        this.log(seq, result.header.revision, result.deleted > 0n ? [{ key: key!, type: 'delete', value: '' }] : []);
+        this.log(seq, issuedAt, result.header.revision, result.deleted > 0n ? [{ key: key!, type: 'delete', value: '' }] : []);
       } else {
         const [key] = this.pickKeys(1);
         const value = this.value(seq);
         const result = await client.put(key!, value, options);
-        this.log(seq, result.header.revision, [{ key: key!, type: 'put', value: valueId(Buffer.from(value)) }]);
+        this.log(seq, issuedAt, result.header.revision, [{ key: key!, type: 'put', value: valueId(Buffer.from(value)) }]);
       }
     } catch (error) {
       const indeterminate = error instanceof EtcdError ? error.maybeApplied : true;
@@ -326,8 +329,8 @@ export class Writer {
     }
   }
 
-  private log(seq: number, revision: bigint, events: AckedWrite['events']): void {
-    this.acked.push({ seq, revision, events, ackedAt: now() });
+  private log(seq: number, issuedAt: number, revision: bigint, events: AckedWrite['events']): void {
+    this.acked.push({ seq, revision, events, issuedAt, ackedAt: now() });
   }
 
   /** Figures for the record. */
