@@ -16,8 +16,8 @@ const TTL = 5;
 const FAULT_MS = 2 * TTL * 1_000;
 /** RELIABILITY 10: lost reported ≤ TTL + 1 s after the last ack. */
 const LOST_BOUND_MS = TTL * 1_000 + 1_000;
-/** Steady keep-alives before the fault. */
-const WARMUP_MS = 2_000;
+/** Bound on waiting for the first acknowledged refresh before the fault. */
+const WARMUP_MS = 3_000;
 /** Observation after healing, for any late "alive" report. */
 const AFTER_HEAL_MS = 2_000;
 
@@ -66,7 +66,7 @@ describe('L2: a pause longer than the TTL', () => {
         return { mode, proxy, client, kept, key, probe: new LeaseProbe(client, kept) };
       }),
     );
-    await sleep(WARMUP_MS);
+    await waitFor(() => runs.every((run) => run.probe.acks.length > 0), WARMUP_MS);
 
     const faultAt = now();
     await Promise.all(runs.map((run) => (run.mode === 'freeze' ? run.proxy.freeze() : run.proxy.blackhole())));

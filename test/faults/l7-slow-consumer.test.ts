@@ -1,6 +1,6 @@
 /**
  * L7 (RELIABILITY 8.C, TestLeaseKeepAliveFullResponseQueue): 200 leases (TTL 2, the server's
- * minimum) kept alive by keep-alive iterables that are never read, for 4 TTLs. Refreshes must
+ * minimum) kept alive by keep-alive iterables that are never read, for 3 TTLs. Refreshes must
  * continue regardless (every lease alive on the server, its deadline advancing) and memory stays
  * bounded: each iterable holds only the latest reply, so the heap does not grow with the number
  * of refreshes.
@@ -14,7 +14,7 @@ import { FaultRecord, round, sleep } from './support.js';
 
 const TTL = 2;
 const LEASES = 200;
-const DURATION_MS = 4 * TTL * 1_000;
+const DURATION_MS = 3 * TTL * 1_000;
 /** Heap growth tolerated over the run, after garbage collection. */
 const HEAP_GROWTH_BOUND = 2 * 1024 * 1024;
 
