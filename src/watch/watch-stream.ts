@@ -156,10 +156,7 @@ export class WatchStream implements WatcherHost {
     this.stats.opened++;
     this.pendingCreates = [];
     // Every watcher resumes at its cursor; those created before had delivered up to it.
-    for (const state of this.watchers.values()) {
-      if (this.stats.opened > 1) state.stats.resumes++;
-      this.sendCreate(state, send);
-    }
+    for (const state of this.watchers.values()) this.sendCreate(state, send);
   }
 
   private broken(error: EtcdError): void {

@@ -36,7 +36,7 @@ export interface WatcherStats {
   staleEventsDropped: number;
   /** Progress notifications at or below what was already delivered, ignored. */
   staleProgressIgnored: number;
-  /** Times the watcher was re-created on a new stream. */
+  /** Times the server acknowledged the watcher again on a new stream (once per outage). */
   resumes: number;
 }
 
@@ -60,6 +60,8 @@ export class WatcherState {
   sent = false;
   /** Whether the server acknowledged the create on the current stream. */
   acknowledged = false;
+  /** Whether the server acknowledged the create on any stream. */
+  private everAcknowledged = false;
   /** Events of a fragmented response received so far. */
   pendingFragments: RawEvent[] | undefined;
   ended = false;
@@ -111,6 +113,10 @@ export class WatcherState {
   /** The server acknowledged the create; `headerRevision` is the store revision it was created at. */
   acknowledge(headerRevision: bigint): void {
     this.acknowledged = true;
+    // Counted here rather than when the create is sent: during an outage every reopened stream
+    // re-sends it, and fault test W1 counted 7 "resumes" per watcher for one server restart.
+    if (this.everAcknowledged) this.stats.resumes++;
+    this.everAcknowledged = true;
     // A watcher "from now" delivers what comes after its creation, also across reconnects.
     if (this.cursor === undefined) this.cursor = headerRevision + 1n;
     this.resolveCreated();
