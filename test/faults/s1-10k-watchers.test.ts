@@ -51,6 +51,12 @@ async function putAll(client: Etcd, value: string): Promise<Array<{ issuedAt: nu
   return out;
 }
 
+function tallyResumes(values: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[String(v)] = (out[String(v)] ?? 0) + 1;
+  return out;
+}
+
 describe('S1: 10k watchers on one stream', () => {
   let server: EtcdServer | undefined;
   let proxy: FaultProxy | undefined;
@@ -208,6 +214,7 @@ describe('S1: 10k watchers on one stream', () => {
     record.check('burst: every watcher got exactly its own event', gotFirst && wrongFirst === 0, wrongFirst);
     record.check('outage: all 10k re-created on the server', recreated.ms !== undefined, recreated.gauges);
     record.check('outage: every watcher got exactly the event written during the outage', gotSecond && wrongSecond.length === 0, wrongSecond.slice(0, 3).map((c) => c.allEvents()));
+    record.check('outage: exactly one resume per watcher', stats.every((x) => x.resumes === 1), tallyResumes(stats.map((x) => x.resumes)));
     record.check('cancel of 5k: server gauges back to baseline + 5k within 2 s', afterCancel.ms !== undefined, afterCancel.gauges);
     record.check('close(): server gauges back to baseline within 2 s', afterClose.ms !== undefined, afterClose.gauges);
     record.check('close(): the remaining watchers ended', closeEnded);

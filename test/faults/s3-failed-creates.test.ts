@@ -116,6 +116,7 @@ describe('S3: failed creates in a pipeline', () => {
       const events = x.collector.allEvents();
       return (
         x.created !== 'resolved' ||
+        x.watcher.stats.resumes !== 1 ||
         !x.watcher.active ||
         events.length !== 2 ||
         events[0]!.key !== x.key ||

@@ -141,6 +141,7 @@ describe('W11: future start revision', () => {
     });
     record.check('all watchers caught up', caughtUp);
     record.check('from the start on: 0 missing, 0 duplicate, 0 out of order, every revision in one batch', isExact(total), total);
+    record.check('exactly one resume per watcher per outage (2)', running.every((r) => r.watcher.stats.resumes === 2), running.map((r) => r.watcher.stats.resumes));
     record.check('no watcher ended', running.every((r) => r.watcher.active));
     await Promise.all(running.map((r) => r.watcher.cancel()));
     record.end('run');

@@ -198,6 +198,7 @@ describe('W2: compaction while disconnected', () => {
       compact: phase2Compact,
     });
     record.check('W2b: still active before the cancel', active);
+    record.check('W2b: exactly one resume per outage (2)', stats.resumes === 2, stats.resumes);
     record.check('W2b: every event exactly once, in order', isExact(comparison) && comparison.expected === 20, comparison);
     record.end('W2b');
     expect(record.failed()).toEqual([]);

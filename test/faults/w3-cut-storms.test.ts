@@ -259,6 +259,7 @@ describe('W3: cut storms', () => {
       eventsReplayedOnResume: stats.reduce((sum, x) => sum + x.staleEventsDropped, 0),
       resumesPerWatcher: stats.map((x) => x.resumes),
     };
+    record.check('c: exactly one resume per watcher per cut (stats.resumes = 10)', stats.every((x) => x.resumes === times.length), stats.map((x) => x.resumes));
     record.check('c: every cut was followed by a resume', resumes.every((r) => r.resumeMs !== null), resumes);
     record.check('c: all watchers caught up', caughtUp);
     record.check('c: 0 missing, 0 duplicate, 0 out of order, every revision in one batch', isExact(total), total);

@@ -27,6 +27,7 @@ import {
   startSubjects,
   type Subject,
   waitCaughtUp,
+  waitForGauges,
   watchIdOf,
   Writer,
 } from './watch-support.js';
@@ -104,6 +105,7 @@ describe('W7: progress and bookmark cursor', () => {
     });
     restoreSpy = () => spy.restore();
     const running = await startSubjects(watchClient, SUBJECTS, startRevision);
+    const streamsBefore = (await waitForGauges(s, () => true, 1_000)).gauges!.watchStreamsStarted;
     for (const r of running) byId.set(watchIdOf(r.watcher), r);
 
     // Sample every cursor every 5 ms, and after each batch.
@@ -171,6 +173,8 @@ describe('W7: progress and bookmark cursor', () => {
     const until = (await direct.put(QUIET, 'end')).header.revision;
     // Let a progress interval pass while idle, so every watcher gets a last notification.
     await sleep(1_300);
+    // Read before the oracle, whose gateway watch is a Watch stream of its own.
+    const streamsReopened = (await waitForGauges(s, () => true, 1_000)).gauges!.watchStreamsStarted - streamsBefore;
     const oracle = await readEventLog({ clientUrl: s.clientUrl, key: PREFIX, rangeEnd: prefixEnd(PREFIX), startRevision, untilRevision: until });
     const caughtUp = await waitCaughtUp(running, oracle, until);
     requesting = false;
@@ -236,9 +240,11 @@ describe('W7: progress and bookmark cursor', () => {
     };
     record.figures['staleProgressIgnored'] = sum('staleProgressIgnored');
     record.figures['rawProgressNotifications'] = rawProgress;
+    record.figures['createRepliesAtMs'] = spy.responses.filter((m) => m.created).map((m) => `${round(m.at - began)}:${m.watchId}`);
     record.figures['eventsReplayedOnResume'] = sum('staleEventsDropped');
     record.figures['duplicates'] = total.duplicate;
     record.figures['cursorDecreases'] = cursorDrops.length;
+    record.figures['watchStreamsReopened'] = streamsReopened;
     record.figures['watcherStats'] = stats;
     record.figures['writer'] = writer.summary();
     record.figures['runtimeMs'] = round(now() - began);
@@ -250,6 +256,14 @@ describe('W7: progress and bookmark cursor', () => {
     record.check('stale progress ignored = raw notifications at or below the cursor', sum('staleProgressIgnored') === rawProgress.atCursor + rawProgress.belowCursor, rawProgress);
     record.check('per-watcher progress notifications arrived (validity)', progressShown > 0, progressDelivered);
     record.check('RequestProgress replies arrived (validity)', requestProgress.ok > 0, requestProgress);
+    // The refuse and the second cut merge into one outage when grpc-js's reconnect backoff
+    // outlasts the refused period, so there are 2 or 3 outages: one resume each, as many as
+    // the Watch streams the server saw reopened.
+    record.check(
+      'exactly one resume per watcher per outage (= Watch streams reopened on the server, 2 or 3)',
+      streamsReopened >= 2 && streamsReopened <= 3 && running.every((r) => r.watcher.stats.resumes === streamsReopened),
+      { streamsReopened, resumes: running.map((r) => r.watcher.stats.resumes) },
+    );
     record.check('no watcher ended', running.every((r) => r.watcher.active));
     await Promise.all(running.map((r) => r.watcher.cancel()));
     record.end('run');
