@@ -196,8 +196,9 @@ export class Maintenance {
   }
 
   /**
-   * Defragments one member's backend, returning free pages to the file system. The member
-   * blocks reads and writes while it runs, so defragment members one at a time.
+   * Defragments one member's backend, returning free pages to the file system, and returns the
+   * member's status afterwards (its new `dbSize`). The member blocks reads and writes while it
+   * runs, so defragment members one at a time.
    */
   async defragment(endpoint: string, options?: CallOptions): Promise<MemberStatus> {
     const source = 'Maintenance.defragment';

@@ -76,7 +76,8 @@ export class HealthMonitor {
     } catch (error) {
       next = this.unhealthy(channel, Date.now(), 'unreachable', error as EtcdError);
     }
-    if (this.stopped) return;
+    // Stopped, or the endpoint left the list (setEndpoints) while it was probed.
+    if (this.stopped || !this.host.channels().includes(channel)) return;
     const previous = channel.health;
     channel.health = next;
     if (next.status === 'unhealthy') this.host.avoid(channel, next.error);
