@@ -11,6 +11,7 @@ import {
   LeaseNotFoundError,
   Session,
 } from 'etcdkit';
+import { openKeepAliveStreams } from './faults/lease-probe.js';
 import { activeResources, rejectionOf, useEtcd, waitForResourcesAtMost } from './helpers/etcd.js';
 
 const etcd = useEtcd();
@@ -19,18 +20,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** An endpoint nothing listens on: a call that reached the network would fail with UnavailableError, not a validation error. */
 const NOWHERE = ['127.0.0.1:1'];
-
-/** LeaseKeepAlive streams open on the server (started minus handled). */
-async function openKeepAliveStreams(): Promise<number> {
-  const samples = await etcd.server.metrics();
-  let open = 0;
-  for (const [key, value] of samples) {
-    if (!key.includes('grpc_method="LeaseKeepAlive"')) continue;
-    if (key.startsWith('grpc_server_started_total{')) open += value;
-    if (key.startsWith('grpc_server_handled_total{')) open -= value;
-  }
-  return open;
-}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -194,15 +183,15 @@ describe('keep-alive', () => {
 
   it('every lease shares one stream, opened on first use and closed when no lease is kept', async () => {
     const client = etcd.client();
-    await until(async () => (await openKeepAliveStreams()) === 0);
+    await until(async () => (await openKeepAliveStreams(etcd.server)) === 0);
     const leases = await Promise.all(Array.from({ length: 10 }, () => client.lease.grantKeptAlive(5)));
     const iterator = client.lease.keepAlive(leases[0]!.id);
     const first = await iterator[Symbol.asyncIterator]().next();
     expect(first.done).toBe(false);
-    expect(await openKeepAliveStreams()).toBe(1);
+    expect(await openKeepAliveStreams(etcd.server)).toBe(1);
     await iterator.close();
     await Promise.all(leases.map((lease) => lease.close()));
-    await until(async () => (await openKeepAliveStreams()) === 0);
+    await until(async () => (await openKeepAliveStreams(etcd.server)) === 0);
     await Promise.all(leases.map((lease) => client.lease.revoke(lease.id)));
   });
 

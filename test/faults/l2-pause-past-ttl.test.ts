@@ -6,10 +6,10 @@
  * it alive again after healing, and the server confirms: TimeToLive says not found and the lease's
  * key is gone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, LeaseExpiredError, LeaseNotFoundError } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { LeaseProbe, waitFor } from './lease-probe.js';
+import { describe, expect, it } from 'vitest';
+import { LeaseExpiredError, LeaseNotFoundError } from 'etcdkit';
+import { startFaultProxy } from 'etcdkit/testing';
+import { LeaseProbe, useLeaseScenario, waitFor } from './lease-probe.js';
 import { FaultRecord, now, round, sleep } from './support.js';
 
 const TTL = 5;
@@ -23,43 +23,28 @@ const AFTER_HEAL_MS = 2_000;
 
 const record = new FaultRecord('L2', 'network paused past the TTL (freeze and blackhole)');
 
+const scenario = useLeaseScenario(
+  record,
+  { ttl: TTL, faultMs: FAULT_MS, lostBoundMs: LOST_BOUND_MS, modes: ['freeze', 'blackhole'], warmupMs: WARMUP_MS },
+  () => {
+    const lost = (['freeze', 'blackhole'] as const).map((mode) => {
+      const figures = record.figures[mode] as { lostAfterLastAckMs?: number } | undefined;
+      return `${mode}: lost ${figures?.lostAfterLastAckMs ?? '?'} ms after the last ack`;
+    });
+    return `${lost.join('; ')} (bound ${LOST_BOUND_MS} ms), false alive ${JSON.stringify(record.figures['falseAlive'])}`;
+  },
+);
+
 describe('L2: a pause longer than the TTL', () => {
-  let server: EtcdServer | undefined;
-  const proxies: FaultProxy[] = [];
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { ttl: TTL, faultMs: FAULT_MS, lostBoundMs: LOST_BOUND_MS, modes: ['freeze', 'blackhole'], warmupMs: WARMUP_MS };
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await Promise.all(proxies.map((proxy) => proxy.close()));
-    const summary = (['freeze', 'blackhole'] as const)
-      .map((mode) => {
-        const figures = record.figures[mode] as { lostAfterLastAckMs?: number } | undefined;
-        return `${mode}: lost ${figures?.lostAfterLastAckMs ?? '?'} ms after the last ack`;
-      })
-      .join('; ');
-    await record.write(`${summary} (bound ${LOST_BOUND_MS} ms), false alive ${JSON.stringify(record.figures['falseAlive'])}`);
-    if (record.verdict !== 'pass') server?.recordFailure('L2 failed');
-    await server?.close();
-  });
-
   it('reports the loss within TTL + 1 s of the last ack and never reports the lease alive again', async () => {
     record.begin('pause');
-    const s = server!;
     const modes = ['freeze', 'blackhole'] as const;
-    const checker = new Etcd({ endpoints: s.endpoints });
-    clients.push(checker);
+    const checker = scenario.client();
     const runs = await Promise.all(
       modes.map(async (mode) => {
-        const proxy = await startFaultProxy({ target: s.endpoint });
-        proxies.push(proxy);
-        const client = new Etcd({ endpoints: [proxy.endpoint] });
-        clients.push(client);
+        const proxy = await startFaultProxy({ target: scenario.server.endpoint });
+        scenario.track(proxy);
+        const client = scenario.client({ endpoints: [proxy.endpoint] });
         const kept = await client.lease.grantKeptAlive(TTL);
         const key = `l2/${mode}`;
         await client.put(key, 'owned', { lease: kept.id });

@@ -15,10 +15,11 @@
  * record's notes). A lease lost in a run is replaced, so every run tests 5 leases per client.
  * Fault times come from a logged seed (`L3_SEED` replays a run).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, type EtcdOptions, type KeptLease } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { LeaseProbe, seededRandom, waitFor } from './lease-probe.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Etcd, EtcdOptions, KeptLease } from 'etcdkit';
+import { startFaultProxy, type FaultProxy } from 'etcdkit/testing';
+import { LeaseProbe, useLeaseScenario, waitFor } from './lease-probe.js';
+import { prng } from './watch-support.js';
 import { FaultRecord, now, percentile, round, sleep } from './support.js';
 
 const TTL = 5;
@@ -82,41 +83,33 @@ async function fault(proxy: FaultProxy, kind: Kind, outageMs: number): Promise<v
   await proxy.heal();
 }
 
+record.seed = Number(process.env['L3_SEED'] ?? Date.now() % 1_000_000);
+
+const scenario = useLeaseScenario(
+  record,
+  {
+    ttl: TTL,
+    leasesPerClient: LEASES,
+    runs: RUNS,
+    kinds: KINDS,
+    outageMs: [MIN_OUTAGE_MS, MAX_OUTAGE_MS],
+    variants: VARIANTS.map(({ name, options, asserted }) => ({ name, options, asserted })),
+  },
+  () => `${JSON.stringify(record.figures['runsDone'])} runs; ${VARIANTS.map((v) => `${v.name}: lost ${JSON.stringify(v.lostByKind)}`).join('; ')}`,
+);
+
 describe('L3: short outages healed within TTL/2', () => {
-  let server: EtcdServer | undefined;
-
   beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.seed = Number(process.env['L3_SEED'] ?? Date.now() % 1_000_000);
-    record.config = {
-      ttl: TTL,
-      leasesPerClient: LEASES,
-      runs: RUNS,
-      kinds: KINDS,
-      outageMs: [MIN_OUTAGE_MS, MAX_OUTAGE_MS],
-      variants: VARIANTS.map(({ name, options, asserted }) => ({ name, options, asserted })),
-    };
     for (const variant of VARIANTS) {
-      variant.proxy = await startFaultProxy({ target: server.endpoint });
-      variant.client = new Etcd({ endpoints: [variant.proxy.endpoint], ...variant.options });
+      variant.proxy = await startFaultProxy({ target: scenario.server.endpoint });
+      scenario.track(variant.proxy);
+      variant.client = scenario.client({ endpoints: [variant.proxy.endpoint], ...variant.options });
     }
-  });
-
-  afterAll(async () => {
-    for (const variant of VARIANTS) {
-      await variant.client?.close();
-      await variant.proxy?.close();
-    }
-    const summary = VARIANTS.map((v) => `${v.name}: lost ${JSON.stringify(v.lostByKind)}`).join('; ');
-    await record.write(`${JSON.stringify(record.figures['runsDone'])} runs; ${summary}`);
-    if (record.verdict !== 'pass') server?.recordFailure('L3 failed');
-    await server?.close();
   });
 
   it(`${RUNS} outages healed within TTL/2 lose no lease`, async () => {
     record.begin('outages');
-    const random = seededRandom(record.seed!);
+    const random = prng(record.seed!);
     await Promise.all(VARIANTS.map((variant) => keepLeases(variant, LEASES)));
     const started = now();
     const runs: Array<Record<string, unknown>> = [];

@@ -6,10 +6,9 @@
  * it already declared lost, so its key does not outlive the owner's "lost" by a further TTL.
  * Figures: lost latency, and how long the key lived after "lost" and after the restart.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, LeaseExpiredError, LeaseNotFoundError } from 'etcdkit';
-import { startEtcd, type EtcdServer } from 'etcdkit/testing';
-import { LeaseProbe, waitFor } from './lease-probe.js';
+import { describe, expect, it } from 'vitest';
+import { LeaseExpiredError, LeaseNotFoundError } from 'etcdkit';
+import { LeaseProbe, useLeaseScenario, waitFor } from './lease-probe.js';
 import { FaultRecord, now, round, sleep } from './support.js';
 
 const TTL = 10;
@@ -22,32 +21,23 @@ const KEY = 'l4/owned';
 
 const record = new FaultRecord('L4', 'server killed for 12 s with a TTL-10 lease: lost at ~10 s, revoked after restart');
 
-describe('L4: server restart with a kept lease', () => {
-  let server: EtcdServer | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { ttl: TTL, downMs: DOWN_MS, lostBoundMs: LOST_BOUND_MS, fault: 'kill -9 the single member, restart after 12 s' };
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
+const scenario = useLeaseScenario(
+  record,
+  { ttl: TTL, downMs: DOWN_MS, lostBoundMs: LOST_BOUND_MS, fault: 'kill -9 the single member, restart after 12 s' },
+  () => {
     const f = record.figures;
-    await record.write(
+    return (
       `lost ${JSON.stringify(f['lostAfterLastAckMs'])} ms after the last ack; key lived ${JSON.stringify(f['keyLivedAfterLostMs'])} ms ` +
-        `after "lost" (${JSON.stringify(f['keyLivedAfterRestartMs'])} ms after the restart)`,
+      `after "lost" (${JSON.stringify(f['keyLivedAfterRestartMs'])} ms after the restart)`
     );
-    if (record.verdict !== 'pass') server?.recordFailure('L4 failed');
-    await server?.close();
-  });
+  },
+);
 
+describe('L4: server restart with a kept lease', () => {
   it('reports the loss at the deadline and revokes the resurrected lease after the restart', async () => {
     record.begin('restart');
-    const s = server!;
-    const owner = new Etcd({ endpoints: s.endpoints });
-    clients.push(owner);
+    const s = scenario.server;
+    const owner = scenario.client();
     const kept = await owner.lease.grantKeptAlive(TTL);
     const grantedAt = now();
     await owner.put(KEY, 'mine', { lease: kept.id });
@@ -65,8 +55,7 @@ describe('L4: server restart with a kept lease', () => {
     const restartedAt = now();
     record.mark('restarted (healthy)');
 
-    const checker = new Etcd({ endpoints: s.endpoints });
-    clients.push(checker);
+    const checker = scenario.client();
     let firstTimeToLive: string | undefined;
     try {
       firstTimeToLive = `${(await checker.lease.timeToLive(kept.id)).ttl} s remaining`;

@@ -4,10 +4,9 @@
  * lost with reason `revoked` within one refresh period (TTL/3) of the revoke, and the other 99
  * keep being refreshed on the same stream, none reported lost.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, type KeptLease } from 'etcdkit';
-import { startEtcd, type EtcdServer } from 'etcdkit/testing';
-import { LeaseProbe, waitFor } from './lease-probe.js';
+import { describe, expect, it } from 'vitest';
+import type { KeptLease } from 'etcdkit';
+import { LeaseProbe, useLeaseScenario, waitFor } from './lease-probe.js';
 import { FaultRecord, now, round, sleep } from './support.js';
 
 const TTL = 5;
@@ -18,32 +17,19 @@ const DETECTION_BOUND_MS = PERIOD_MS + 400;
 
 const record = new FaultRecord('L6', 'a lease revoked by another client, among 100 on one stream');
 
+const scenario = useLeaseScenario(
+  record,
+  { ttl: TTL, leases: LEASES, detectionBoundMs: DETECTION_BOUND_MS },
+  () =>
+    `detected ${JSON.stringify(record.figures['detectionMs'])} ms after the revoke (bound ${round(DETECTION_BOUND_MS)} ms), ` +
+    `others lost ${JSON.stringify(record.figures['othersLost'])}`,
+);
+
 describe('L6: revoke from another client', () => {
-  let server: EtcdServer | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { ttl: TTL, leases: LEASES, detectionBoundMs: DETECTION_BOUND_MS };
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await record.write(
-      `detected ${JSON.stringify(record.figures['detectionMs'])} ms after the revoke (bound ${round(DETECTION_BOUND_MS)} ms), ` +
-        `others lost ${JSON.stringify(record.figures['othersLost'])}`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('L6 failed');
-    await server?.close();
-  });
-
   it('the owner sees the revoked lease lost within one refresh period; the other 99 are unaffected', async () => {
     record.begin('revoke');
-    const s = server!;
-    const owner = new Etcd({ endpoints: s.endpoints });
-    const other = new Etcd({ endpoints: s.endpoints });
-    clients.push(owner, other);
+    const owner = scenario.client();
+    const other = scenario.client();
     const kept: KeptLease[] = await Promise.all(Array.from({ length: LEASES }, () => owner.lease.grantKeptAlive(TTL)));
     const probes = kept.map((lease) => new LeaseProbe(owner, lease));
     await sleep(PERIOD_MS);

@@ -5,11 +5,9 @@
  * bounded: each iterable holds only the latest reply, so the heap does not grow with the number
  * of refreshes.
  */
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, type LeaseKeepAlive } from 'etcdkit';
-import { startEtcd, type EtcdServer } from 'etcdkit/testing';
+import { describe, expect, it } from 'vitest';
+import type { LeaseKeepAlive } from 'etcdkit';
+import { heapAfterGc, useLeaseScenario } from './lease-probe.js';
 import { FaultRecord, round, sleep } from './support.js';
 
 const TTL = 2;
@@ -18,41 +16,20 @@ const DURATION_MS = 3 * TTL * 1_000;
 /** Heap growth tolerated over the run, after garbage collection. */
 const HEAP_GROWTH_BOUND = 2 * 1024 * 1024;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
 const record = new FaultRecord('L7', 'keep-alive iterables never read: refreshes continue, memory bounded');
 
+const scenario = useLeaseScenario(
+  record,
+  { ttl: TTL, leases: LEASES, durationMs: DURATION_MS, heapGrowthBoundBytes: HEAP_GROWTH_BOUND },
+  () =>
+    `all alive ${JSON.stringify(record.figures['aliveOnServer'])}/${LEASES}, ` +
+    `refreshes per lease ≥ ${JSON.stringify(record.figures['minRefreshes'])}, heap growth ${JSON.stringify(record.figures['heapGrowthKiB'])} KiB`,
+);
+
 describe('L7: slow consumer', () => {
-  let server: EtcdServer | undefined;
-  let client: Etcd | undefined;
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { ttl: TTL, leases: LEASES, durationMs: DURATION_MS, heapGrowthBoundBytes: HEAP_GROWTH_BOUND };
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await record.write(
-      `all alive ${JSON.stringify(record.figures['aliveOnServer'])}/${LEASES}, ` +
-        `refreshes per lease ≥ ${JSON.stringify(record.figures['minRefreshes'])}, heap growth ${JSON.stringify(record.figures['heapGrowthKiB'])} KiB`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('L7 failed');
-    await server?.close();
-  });
-
   it('unread keep-alives keep renewing with bounded memory', async () => {
     record.begin('unread');
-    const c = new Etcd({ endpoints: server!.endpoints });
-    client = c;
+    const c = scenario.client();
     const granted = await Promise.all(Array.from({ length: LEASES }, () => c.lease.grant(TTL)));
     const keepAlives: LeaseKeepAlive[] = granted.map(({ id }) => c.lease.keepAlive(id));
     const deadlineMoves = new Array<number>(LEASES).fill(0);

@@ -4,11 +4,9 @@
  * throughout, and the client's CPU over 10 s of steady keep-alive, measured with
  * `process.cpuUsage()`, stays below 10% of one core. The heap cost per kept lease is reported.
  */
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, type KeptLease } from 'etcdkit';
-import { startEtcd, type EtcdServer } from 'etcdkit/testing';
+import { describe, expect, it } from 'vitest';
+import type { KeptLease } from 'etcdkit';
+import { heapAfterGc, openKeepAliveStreams, useLeaseScenario } from './lease-probe.js';
 import { FaultRecord, now, round, sleep } from './support.js';
 
 const TTL = 5;
@@ -18,54 +16,21 @@ const CPU_BOUND_PERCENT = 10;
 /** A lease refreshed within its last refresh period has at least this much of its TTL left. */
 const FRESH_MARGIN_MS = TTL * 1_000 - ((TTL * 1_000) / 3 + 250 + 300);
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
-/** LeaseKeepAlive streams open on the server (started minus handled). */
-async function openKeepAliveStreams(server: EtcdServer): Promise<number> {
-  let open = 0;
-  for (const [key, value] of await server.metrics()) {
-    if (!key.includes('grpc_method="LeaseKeepAlive"')) continue;
-    if (key.startsWith('grpc_server_started_total{')) open += value;
-    if (key.startsWith('grpc_server_handled_total{')) open -= value;
-  }
-  return open;
-}
-
 const record = new FaultRecord('L8', '1,000 kept leases on one keep-alive stream');
 
+const scenario = useLeaseScenario(record, { ttl: TTL, leases: LEASES, measureMs: MEASURE_MS, cpuBoundPercent: CPU_BOUND_PERCENT }, () => {
+  const f = record.figures;
+  return (
+    `${JSON.stringify(f['streams'])} stream(s), CPU ${JSON.stringify(f['cpuPercentOfOneCore'])}% of one core, ` +
+    `heap ${JSON.stringify(f['heapPerLeaseBytes'])} B per lease (${JSON.stringify(f['heapForLeasesKiB'])} KiB), refreshed ${JSON.stringify(f['refreshedAtEnd'])}/${LEASES}`
+  );
+});
+
 describe('L8: 1,000 leases on one stream', () => {
-  let server: EtcdServer | undefined;
-  let client: Etcd | undefined;
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { ttl: TTL, leases: LEASES, measureMs: MEASURE_MS, cpuBoundPercent: CPU_BOUND_PERCENT };
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    const f = record.figures;
-    await record.write(
-      `${JSON.stringify(f['streams'])} stream(s), CPU ${JSON.stringify(f['cpuPercentOfOneCore'])}% of one core, ` +
-        `heap ${JSON.stringify(f['heapPerLeaseBytes'])} B per lease (${JSON.stringify(f['heapForLeasesKiB'])} KiB), refreshed ${JSON.stringify(f['refreshedAtEnd'])}/${LEASES}`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('L8 failed');
-    await server?.close();
-  });
-
   it('keeps 1,000 leases alive on one stream with little CPU', async () => {
     record.begin('steady');
-    const s = server!;
-    const c = new Etcd({ endpoints: s.endpoints });
-    client = c;
+    const s = scenario.server;
+    const c = scenario.client();
     await c.get('warm-up');
     const heapBefore = heapAfterGc();
     const grantStart = now();

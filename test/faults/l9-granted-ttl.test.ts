@@ -4,10 +4,9 @@
  * every 333 ms, nor a made-up interval), and a local deadline of the acknowledged send + 2 s.
  * Bad TTLs (0, negative, fractions, above 9e9) are rejected locally, without a network call.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, InvalidArgumentError } from 'etcdkit';
-import { startEtcd, type EtcdServer } from 'etcdkit/testing';
-import { LeaseProbe } from './lease-probe.js';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from 'etcdkit';
+import { LeaseProbe, useLeaseScenario } from './lease-probe.js';
 import { FaultRecord, now, percentile, round, sleep } from './support.js';
 
 const ASKED_TTL = 1;
@@ -19,30 +18,18 @@ const INTERVAL_BOUNDS_MS = [INTERVAL_MS - INTERVAL_MS / 16 - 30, INTERVAL_MS + I
 
 const record = new FaultRecord('L9', 'TTL 1 asked, 2 granted: refreshes scheduled from the granted TTL');
 
+const scenario = useLeaseScenario(
+  record,
+  { askedTtl: ASKED_TTL, observeMs: OBSERVE_MS, intervalBoundsMs: INTERVAL_BOUNDS_MS },
+  () =>
+    `granted ${JSON.stringify(record.figures['grantedTtl'])} s; refresh interval p50 ${JSON.stringify(record.figures['intervalP50Ms'])} ms ` +
+    `(expected ${round(INTERVAL_MS)}), deadline − last send ${JSON.stringify(record.figures['deadlineAfterAckMs'])} ms`,
+);
+
 describe('L9: the granted TTL differs from the one asked for', () => {
-  let server: EtcdServer | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    record.etcdVersion = (await server.status()).version;
-    record.config = { askedTtl: ASKED_TTL, observeMs: OBSERVE_MS, intervalBoundsMs: INTERVAL_BOUNDS_MS };
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
-    await record.write(
-      `granted ${JSON.stringify(record.figures['grantedTtl'])} s; refresh interval p50 ${JSON.stringify(record.figures['intervalP50Ms'])} ms ` +
-        `(expected ${round(INTERVAL_MS)}), deadline − last send ${JSON.stringify(record.figures['deadlineAfterAckMs'])} ms`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('L9 failed');
-    await server?.close();
-  });
-
   it('refreshes every third of the granted TTL and rejects bad TTLs locally', async () => {
     record.begin('granted');
-    const client = new Etcd({ endpoints: server!.endpoints });
-    clients.push(client);
+    const client = scenario.client();
     const kept = await client.lease.grantKeptAlive(ASKED_TTL);
     const probe = new LeaseProbe(client, kept);
     await sleep(OBSERVE_MS);
@@ -64,8 +51,7 @@ describe('L9: the granted TTL differs from the one asked for', () => {
     );
     record.check('deadline ≈ the acknowledged send + 2 s', deadlineAfterAck > GRANTED_TTL * 1_000 - 50 && deadlineAfterAck <= GRANTED_TTL * 1_000 + 5, round(deadlineAfterAck));
 
-    const offline = new Etcd({ endpoints: ['127.0.0.1:1'], timeoutMs: 500 });
-    clients.push(offline);
+    const offline = scenario.client({ endpoints: ['127.0.0.1:1'], timeoutMs: 500 });
     const rejected: Record<string, string> = {};
     for (const ttl of [0, -5, 1.5, 9_000_000_001]) {
       const error = await offline.lease.grant(ttl).then(

@@ -1,10 +1,86 @@
 /**
- * Observation helpers of the lease fault scenarios (RELIABILITY 8.C): a probe that records every
- * acknowledged keep-alive of a lease as the SDK reports it, when and why it was lost, and any
- * report of the lease being alive after it was lost; and a seeded random generator.
+ * Shared pieces of the lease fault scenarios (RELIABILITY 8.C): the single-server scenario
+ * fixture (server, clients, record), a probe that records every acknowledged keep-alive of a
+ * lease as the SDK reports it, when and why it was lost, and any report of the lease being
+ * alive after it was lost; the server's count of open keep-alive streams; a heap measure.
  */
-import { type Etcd, type KeptLease, LeaseExpiredError, type LeaseKeepAlive } from 'etcdkit';
-import { now } from './support.js';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { afterAll, beforeAll } from 'vitest';
+import { Etcd, type EtcdOptions, type KeptLease, LeaseExpiredError, type LeaseKeepAlive } from 'etcdkit';
+import { type EtcdMember, type EtcdServer, startEtcd } from 'etcdkit/testing';
+import { type FaultRecord, now } from './support.js';
+
+/** What a single-server lease scenario gets from {@link useLeaseScenario}. */
+export interface LeaseScenario {
+  /** The server (valid inside tests). */
+  readonly server: EtcdServer;
+  /** A client of the server (or of `endpoints`), closed after the scenario. */
+  client(options?: EtcdOptions): Etcd;
+  /** Something else to close after the scenario (a fault proxy). */
+  track(resource: { close(): Promise<void> }): void;
+}
+
+/**
+ * Starts one etcd for a scenario file and records its version and `config`; afterwards closes
+ * every client and tracked resource, writes the record with `summary()`, keeps the server's
+ * data when the verdict is not `pass`, and stops the server.
+ */
+export function useLeaseScenario(record: FaultRecord, config: Record<string, unknown>, summary: () => string): LeaseScenario {
+  let server: EtcdServer | undefined;
+  const clients: Etcd[] = [];
+  const resources: Array<{ close(): Promise<void> }> = [];
+  beforeAll(async () => {
+    server = await startEtcd({ keepDataOnFailure: true });
+    record.etcdVersion = (await server.status()).version;
+    record.config = config;
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(resources.map((resource) => resource.close()));
+    await record.write(summary());
+    if (record.verdict !== 'pass') server?.recordFailure(`${record.id} failed`);
+    await server?.close();
+  });
+  return {
+    get server(): EtcdServer {
+      if (!server) throw new Error('the etcd server is not started yet');
+      return server;
+    },
+    client(options?: EtcdOptions): Etcd {
+      const client = new Etcd({ endpoints: this.server.endpoints, ...options });
+      clients.push(client);
+      return client;
+    },
+    track(resource: { close(): Promise<void> }): void {
+      resources.push(resource);
+    },
+  };
+}
+
+/** LeaseKeepAlive streams open on a member (started minus handled, from its `/metrics`). */
+export async function openKeepAliveStreams(member: EtcdMember): Promise<number> {
+  let open = 0;
+  for (const [key, value] of await member.metrics()) {
+    if (!key.includes('grpc_method="LeaseKeepAlive"')) continue;
+    if (key.startsWith('grpc_server_started_total{')) open += value;
+    if (key.startsWith('grpc_server_handled_total{')) open -= value;
+  }
+  return open;
+}
+
+let gc: (() => void) | undefined;
+
+/** `heapUsed` after two full garbage collections (exposing `gc` on first use). */
+export function heapAfterGc(): number {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 /**
  * Watches one lease through the SDK: a keep-alive iterator of the lease (it shares the lease's
@@ -83,18 +159,6 @@ export class LeaseProbe {
     const deadlineMoved = this.kept.deadline !== this.deadlineAtLoss;
     return this.aliveAfterLost === 0 && !deadlineMoved && this.kept.isLost && this.iteratorEnd instanceof LeaseExpiredError;
   }
-}
-
-/** A small seeded generator (mulberry32), so a run's fault times can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** Waits until `condition` holds, polling every `stepMs`, for at most `timeoutMs`; returns whether it held. */
