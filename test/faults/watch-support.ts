@@ -232,6 +232,8 @@ export class Writer {
   readonly failures = { definite: 0, indeterminate: 0, byClass: {} as Record<string, number> };
   issued = 0;
   private stopped = false;
+  private pausedSince: number | undefined;
+  private pausedMs = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private readonly random: () => number;
@@ -252,6 +254,17 @@ export class Writer {
     return this;
   }
 
+  /** Stops issuing new writes until {@link Writer.resume}; the time paused does not count towards the duration. */
+  pause(): void {
+    this.pausedSince ??= now();
+  }
+
+  resume(): void {
+    if (this.pausedSince === undefined) return;
+    this.pausedMs += now() - this.pausedSince;
+    this.pausedSince = undefined;
+  }
+
   /** Stops issuing and waits for the writes in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -270,8 +283,12 @@ export class Writer {
     const interval = 1000 / ratePerSec;
     const started = now();
     while (!this.stopped && this.issued < maxOps) {
-      const due = started + this.issued * interval;
-      if (due - started >= durationMs) break;
+      if (this.pausedSince !== undefined) {
+        await sleep(10);
+        continue;
+      }
+      const due = started + this.pausedMs + this.issued * interval;
+      if (due - started - this.pausedMs >= durationMs) break;
       const wait = due - now();
       if (wait > 1) await sleep(wait);
       while (this.inFlight.size >= maxInFlight) await Promise.race(this.inFlight);
