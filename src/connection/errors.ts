@@ -61,6 +61,10 @@ export const EtcdErrorCode = {
   AlreadyConsumed: 'ALREADY_CONSUMED',
   Unsupported: 'UNSUPPORTED',
   SnapshotCorrupt: 'SNAPSHOT_CORRUPT',
+  SessionExpired: 'SESSION_EXPIRED',
+  LockLost: 'LOCK_LOST',
+  LeadershipLost: 'LEADERSHIP_LOST',
+  StmConflict: 'STM_CONFLICT',
 } as const;
 
 /** One of the {@link EtcdErrorCode} values. */
@@ -201,6 +205,10 @@ const kinds = {
   alreadyConsumed: defineError(EtcdErrorCode.AlreadyConsumed, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
   unsupported: defineError(EtcdErrorCode.Unsupported, GrpcStatus.UNIMPLEMENTED, false, 'server'),
   snapshotCorrupt: defineError(EtcdErrorCode.SnapshotCorrupt, GrpcStatus.DATA_LOSS, false, 'client'),
+  sessionExpired: defineError(EtcdErrorCode.SessionExpired, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
+  lockLost: defineError(EtcdErrorCode.LockLost, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
+  leadershipLost: defineError(EtcdErrorCode.LeadershipLost, GrpcStatus.FAILED_PRECONDITION, false, 'client'),
+  stmConflict: defineError(EtcdErrorCode.StmConflict, GrpcStatus.ABORTED, true, 'client'),
 } as const;
 
 /** Bad input detected before anything was sent; {@link InvalidArgumentError.argument} names it. */
@@ -361,3 +369,82 @@ export class UnsupportedError extends serverErrorClass('unsupported', 'etcdkit.e
  * not match the data, or a snapshot file is truncated or has no such hash.
  */
 export class SnapshotCorruptError extends serverErrorClass('snapshotCorrupt', 'etcdkit.error.SnapshotCorruptError') {}
+
+/**
+ * The session (lease) a lock, mutex or election waited with expired, was revoked or was closed
+ * before the wait ended: the wait rejects with this and never resolves as acquired (Go's
+ * `ErrSessionExpired`). {@link SessionExpiredError.leaseId} names the lease; the
+ * `LeaseExpiredError` that ended it, when known, is the `cause`.
+ */
+export class SessionExpiredError extends EtcdError {
+  static override readonly brand: string = 'etcdkit.error.SessionExpiredError';
+  /** The session's lease ID. */
+  readonly leaseId: bigint;
+  /** @internal */
+  constructor(leaseId: bigint, message: string, init: EtcdErrorInit) {
+    super(kinds.sessionExpired.code, message, init, kinds.sessionExpired.defaults);
+    this.leaseId = leaseId;
+  }
+}
+
+/**
+ * Why a lock or a leadership is no longer held: its session's lease was lost, its key was
+ * deleted (found by a guarded transaction), or it was released (resigned) by its holder.
+ */
+export type OwnershipLossReason = 'session-lost' | 'deleted' | 'released';
+
+/** Fields of {@link LockLostError} and {@link LeadershipLostError}. @internal */
+export interface OwnershipLossInit extends EtcdErrorInit {
+  /** The key that was held, as the server knows it. */
+  key: Buffer;
+  /** Why it is no longer held. */
+  reason: OwnershipLossReason;
+}
+
+/**
+ * A lock is no longer held: what a lock handle's `lost` resolves with, and what its guarded
+ * operations reject with once the lock can no longer be trusted.
+ */
+export class LockLostError extends EtcdError {
+  static override readonly brand: string = 'etcdkit.error.LockLostError';
+  /** The lock key, as the server knows it. */
+  readonly key: Buffer;
+  /** Why the lock is no longer held. */
+  readonly reason: OwnershipLossReason;
+  /** @internal */
+  constructor(message: string, init: OwnershipLossInit) {
+    super(kinds.lockLost.code, message, init, kinds.lockLost.defaults);
+    this.key = init.key;
+    this.reason = init.reason;
+  }
+}
+
+/**
+ * A leadership is no longer held (Go's `ErrElectionNotLeader`): what a leadership's `lost`
+ * resolves with, and what `proclaim` and guarded operations reject with once it is gone.
+ */
+export class LeadershipLostError extends EtcdError {
+  static override readonly brand: string = 'etcdkit.error.LeadershipLostError';
+  /** The leader key, as the server knows it. */
+  readonly key: Buffer;
+  /** Why the leadership is no longer held. */
+  readonly reason: OwnershipLossReason;
+  /** @internal */
+  constructor(message: string, init: OwnershipLossInit) {
+    super(kinds.leadershipLost.code, message, init, kinds.leadershipLost.defaults);
+    this.key = init.key;
+    this.reason = init.reason;
+  }
+}
+
+/** A software transaction (`etcd.stm`) kept conflicting with concurrent writers until its retries ran out. */
+export class StmConflictError extends EtcdError {
+  static override readonly brand: string = 'etcdkit.error.StmConflictError';
+  /** How many times the transaction function ran. */
+  readonly attempts: number;
+  /** @internal */
+  constructor(attempts: number, init: EtcdErrorInit) {
+    super(kinds.stmConflict.code, `gave up after ${attempts} conflicting attempts`, init, kinds.stmConflict.defaults);
+    this.attempts = attempts;
+  }
+}
