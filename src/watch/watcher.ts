@@ -243,7 +243,7 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
   /** Iterates batches: all events of one or more whole revisions, or a progress notification. */
   [Symbol.asyncIterator](): AsyncIterator<WatchBatch, undefined> {
     this.claim();
-    return this.batches();
+    return this.cancelOnReturn(this.batches());
   }
 
   /** Iterates single events in revision order, skipping progress notifications. */
@@ -251,8 +251,24 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
     this.claim();
     const batches = this.batches();
     return {
-      [Symbol.asyncIterator]: () => flatten(batches),
+      [Symbol.asyncIterator]: () => this.cancelOnReturn(flatten(batches)),
     };
+  }
+
+  /**
+   * Makes the iterator's `return()` cancel the watcher first. An async generator runs its
+   * `finally` (which cancels) only once started and not waiting: `return()` before the first
+   * `next()` left the watcher on the server, and `return()` while a `next()` waited for events
+   * waited with it, possibly forever (fault test S2, endings "return before next" and "return
+   * while next is pending").
+   */
+  private cancelOnReturn<T>(generator: AsyncGenerator<T, undefined, undefined>): AsyncGenerator<T, undefined, undefined> {
+    const finish = generator.return.bind(generator);
+    generator.return = async (value) => {
+      await this.cancel();
+      return finish(value);
+    };
+    return generator;
   }
 
   private async *batches(): AsyncGenerator<WatchBatch, undefined, undefined> {
