@@ -2,8 +2,9 @@
  * S2 (RELIABILITY 8.E; TestWatchStressResumeClose, TestWatchCancelDisconnected): 2000 watchers
  * created and cancelled at random during a storm of cuts and refused periods.
  *
- * Watchers end in four ways: `cancel()` after a random delay, an abort signal, leaving the
- * iteration (`return()`), and `cancel()` at once (before the create is even answered).
+ * Watchers end in six ways: `cancel()` after a random delay, an abort signal, leaving a
+ * for-await loop, `cancel()` at once (before the create is even answered), and the iterator's
+ * `return()` called by another task while a `next()` waits, or before any `next()`.
  * Five control watchers run through the whole storm under a writer.
  *
  * → Every promise settles (`created`, `ended`, `cancel()`); a cancel while disconnected
@@ -36,8 +37,8 @@ const CTL = 's2/ctl/';
 const CTL_KEYS = Array.from({ length: 5 }, (_, i) => `${CTL}k${i}`);
 const record = new FaultRecord('S2', 'create/cancel storm under cuts');
 
-type Ending = 'cancel' | 'abort' | 'return' | 'cancel-at-once';
-const ENDINGS: Ending[] = ['cancel', 'abort', 'return', 'cancel-at-once'];
+type Ending = 'cancel' | 'abort' | 'return' | 'cancel-at-once' | 'return-while-next-pending' | 'return-before-next';
+const ENDINGS: Ending[] = ['cancel', 'abort', 'return', 'cancel-at-once', 'return-while-next-pending', 'return-before-next'];
 
 interface Tracked {
   watcher: Watcher;
@@ -79,6 +80,7 @@ describe('S2: create/cancel storm under cuts', () => {
       stormMs: STORM_MS,
       faults: 'cycles of 150 ms normal (one cut in the middle) then 150 ms refuse',
       endings: ENDINGS,
+      quietKeys: 'the return-while-next-pending / return-before-next watchers watch keys nobody writes',
       lifetimeMs: 'random 0-300 ms (cancel-at-once: 0; return: the first batch after it)',
       stormWatchers: 'single keys s2/w/0..49; the "return" ones the prefix s2/w/ (100 writes/s)',
       control: '5 watchers on s2/ctl/ (prefix, prefix+prevKv, 3 keys) under a 100/s writer',
@@ -134,10 +136,12 @@ describe('S2: create/cancel storm under cuts', () => {
 
     const tracked: Tracked[] = [];
     const lifetimes: Array<Promise<void>> = [];
-    const endIt = async (t: Tracked, controller: AbortController): Promise<void> => {
+    const endIt = async (t: Tracked, controller: AbortController, iterator?: AsyncIterator<unknown>): Promise<void> => {
       t.cancelStartedAt = now();
       t.disconnectedAtCancel = disconnected;
-      if (t.ending === 'abort') {
+      if (iterator !== undefined) {
+        await iterator.return?.(undefined);
+      } else if (t.ending === 'abort') {
         controller.abort(new Error('storm'));
         await t.watcher.ended;
       } else {
@@ -164,7 +168,8 @@ describe('S2: create/cancel storm under cuts', () => {
     for (let i = 0; i < WATCHERS && now() - stormStart < STORM_MS; i++) {
       const ending = ENDINGS[Math.floor(random() * ENDINGS.length)]!;
       const controller = new AbortController();
-      const target = ending === 'return' ? Watch.key('s2/w/').withPrefix() : Watch.key(`s2/w/${i % 50}`);
+      const target =
+        ending === 'return' ? Watch.key('s2/w/').withPrefix() : ending.startsWith('return-') ? Watch.key(`s2/quiet/${i}`) : Watch.key(`s2/w/${i % 50}`);
       const watcher = client.watch(target, ending === 'abort' ? { signal: controller.signal } : undefined);
       const t: Tracked = { watcher, ending, created: 'pending', ended: 'pending' };
       tracked.push(t);
@@ -177,8 +182,14 @@ describe('S2: create/cancel storm under cuts', () => {
       );
       void watcher.ended.then((error) => (t.ended = error === undefined ? 'cancelled' : error.name));
       const lifetime = ending === 'cancel-at-once' ? 0 : Math.floor(random() * 300);
+      let iterator: AsyncIterator<unknown> | undefined;
+      if (ending === 'return-while-next-pending' || ending === 'return-before-next') {
+        iterator = watcher[Symbol.asyncIterator]();
+        // No event comes to this key: the read waits until the iterator is returned.
+        if (ending === 'return-while-next-pending') void iterator.next().catch(() => undefined);
+      }
       if (ending === 'return') lifetimes.push(iterate(t, lifetime));
-      else lifetimes.push(lifetime === 0 ? endIt(t, controller) : sleep(lifetime).then(() => endIt(t, controller)));
+      else lifetimes.push(lifetime === 0 ? endIt(t, controller, iterator) : sleep(lifetime).then(() => endIt(t, controller, iterator)));
       if (i % 5 === 4) await sleep(9);
     }
     const createdCount = tracked.length;
