@@ -19,6 +19,16 @@ export { Session } from './lease/session.js';
 export { Watch } from './watch/watch.js';
 export { Watcher } from './watch/watcher.js';
 export { Mirror } from './watch/mirror.js';
+export { Locks } from './lock/locks.js';
+export { LockHandle } from './lock/lock-handle.js';
+export { Mutex } from './lock/mutex.js';
+export { Election } from './election/election.js';
+export { Leadership } from './election/leadership.js';
+export { LeaderObserver } from './election/observe.js';
+export { ReadWriteLock } from './recipes/read-write-lock.js';
+export { Barrier } from './recipes/barrier.js';
+export { DoubleBarrier } from './recipes/double-barrier.js';
+export { Queue } from './recipes/queue.js';
 export {
   AuthFailedError,
   AuthNotEnabledError,
@@ -54,6 +64,10 @@ export {
   AlreadyConsumedError,
   UnsupportedError,
   SnapshotCorruptError,
+  SessionExpiredError,
+  LockLostError,
+  LeadershipLostError,
+  StmConflictError,
 } from './connection/errors.js';
 export { AlarmKind } from './admin/maintenance.js';
 export { PermissionType } from './admin/auth.js';
@@ -97,7 +111,7 @@ export type {
   UserAdmin,
 } from './admin/auth.js';
 export type { ChannelState } from './connection/endpoint-channel.js';
-export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode, LeaseLossReason } from './connection/errors.js';
+export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode, LeaseLossReason, OwnershipLossReason } from './connection/errors.js';
 export type { Bytes } from './encoding/bytes.js';
 export type { Int64Input } from './encoding/int64.js';
 export type { ResponseHeader } from './kv/key-value.js';
@@ -121,3 +135,10 @@ export type { WatchBatch, WatchEvent } from './watch/events.js';
 export type { WatchOptions, WatcherStats } from './watch/watcher.js';
 export type { MirrorChange, MirrorOptions } from './watch/mirror.js';
 export type { OpResult, OpResultOf, ResultsOf, TxnResult } from './txn/results.js';
+export type { AcquireOptions } from './lock/locks.js';
+export type { LeaseChoice, WaitOptions } from './lock/session-scope.js';
+export type { HeldKey } from './lock/held-key.js';
+export type { CampaignOptions, ElectionOptions } from './election/election.js';
+export type { ObserveOptions } from './election/observe.js';
+export type { StmIsolation, StmOptions, StmResult, StmTx } from './stm/stm.js';
+export type { BarrierHoldOptions } from './recipes/barrier.js';

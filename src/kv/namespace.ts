@@ -29,6 +29,9 @@ import { watchesOf } from '../watch/watch-manager.js';
 import { Mirror, type MirrorOptions } from '../watch/mirror.js';
 import type { WatchOptions, Watcher } from '../watch/watcher.js';
 import { type DeleteResult, type PutResult, type RangeResult, toDeleteResult, toPutResult, toRangeResult } from './results.js';
+import { Locks } from '../lock/locks.js';
+import { Election, type ElectionOptions } from '../election/election.js';
+import { runStm, type StmOptions, type StmResult, type StmTx } from '../stm/stm.js';
 
 /** Options of `get`: a revision to read at, and whether a stale local read is fine. */
 export interface GetOptions extends CallOptions {
@@ -86,6 +89,42 @@ export class Namespace {
   /** Starts a {@link Session}: a lease kept alive until the session is closed (default TTL 60 s). */
   session(options?: SessionOptions): Promise<Session> {
     return this.lease.session(options);
+  }
+
+  private lockApi: Locks | undefined;
+
+  /**
+   * Locks through etcd's lock service: `acquire` and `withLock` (see {@link Locks}). In a
+   * namespace view, lock names and keys are relative to the view.
+   */
+  get lock(): Locks {
+    return (this.lockApi ??= new Locks(this.connection, this.keySpace, this));
+  }
+
+  /**
+   * The election `name` (see {@link Election}): campaign, leader, observe. In a namespace view,
+   * the name and keys are relative to the view.
+   */
+  election(name: Bytes, options?: ElectionOptions): Election {
+    return new Election(this.connection, this.keySpace, this, name, options);
+  }
+
+  /**
+   * Runs `fn` as a software transaction (Go's `concurrency.NewSTM`): reads through `tx` are
+   * recorded, writes buffered and committed atomically if nothing the isolation level checks
+   * changed meanwhile; otherwise `fn` runs again. Keys are relative to this view.
+   * @throws `StmConflictError` when every run conflicted; whatever `fn` throws (nothing is written then).
+   * @example
+   * ```ts
+   * await etcd.stm(async (tx) => {
+   *   const from = Number((await tx.get('accounts/a'))?.toString() ?? 0);
+   *   tx.put('accounts/a', String(from - 10));
+   *   tx.put('accounts/b', String(Number((await tx.get('accounts/b'))?.toString() ?? 0) + 10));
+   * });
+   * ```
+   */
+  stm<T>(fn: (tx: StmTx) => T | Promise<T>, options?: StmOptions): Promise<StmResult<T>> {
+    return runStm(this, fn, options);
   }
 
   /** Reads the keys a {@link Range} selects. */
