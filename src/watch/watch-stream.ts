@@ -265,8 +265,10 @@ export class WatchStream implements WatcherHost {
     const header = toHeader(response.header);
     if (raw.length === 0) {
       // A progress notification: every change up to header.revision has been delivered.
+      // At the cursor it is a heartbeat ("still current at header.revision") and is shown;
+      // below it (possible on 3.4) it would move the cursor back, so it is dropped.
       const next = header.revision + 1n;
-      if (state.cursor !== undefined && next <= state.cursor) {
+      if (state.cursor !== undefined && next < state.cursor) {
         state.stats.staleProgressIgnored++;
         return;
       }

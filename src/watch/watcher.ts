@@ -34,7 +34,7 @@ export interface WatcherStats {
   events: number;
   /** Events the server sent again below the resume revision (after a reconnect), dropped. */
   staleEventsDropped: number;
-  /** Progress notifications at or below what was already delivered, ignored. */
+  /** Progress notifications below what was already delivered (which a 3.4 server can send), ignored. */
   staleProgressIgnored: number;
   /** Times the server acknowledged the watcher again on a new stream (once per outage). */
   resumes: number;
