@@ -208,8 +208,8 @@ export class Connection {
       'grpc.keepalive_timeout_ms': keepAliveTimeoutMs,
       // etcd 3.4 does not permit pings on connections without streams.
       'grpc.keepalive_permit_without_calls': 0,
-      'grpc.initial_reconnect_backoff_ms': 500,
-      'grpc.max_reconnect_backoff_ms': 5_000,
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 2_000,
       // Each client owns its connections, so closing one never disturbs another.
       'grpc.use_local_subchannel_pool': 1,
       ...(typeof tls === 'object' && tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName } : {}),

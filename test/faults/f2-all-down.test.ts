@@ -41,7 +41,7 @@ describe('F2: all endpoints down, then up', () => {
       maxDialsPerSecond: MAX_DIALS_PER_S,
       maxCpuShare: MAX_CPU,
       topology: '3-node cluster, one fault proxy per member in refuse mode during the outage; client knows only the proxies',
-      client: 'default options (grpc-js reconnect backoff 500 ms growing to 5 s)',
+      client: 'default options (grpc-js reconnect backoff 250 ms growing to 2 s)',
       notCovered: 'watch and lease resumption (watch and lease fault tests W1/L4 cover them)',
     };
     await record.write(

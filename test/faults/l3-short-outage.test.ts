@@ -10,7 +10,7 @@
  * Two clients with 5 kept leases each run through their own proxies, faulted together: one with
  * the default options, one whose grpc-js reconnect backoff is short (100 ms growing to 250 ms).
  * Property: no lease is reported lost, except where the default client's channel is still in
- * grpc-js's reconnect backoff (500 ms growing to 5 s) after a refused outage, which can outlast
+ * grpc-js's reconnect backoff (250 ms growing to 2 s) after a refused outage, which can outlast
  * the lease's remaining margin; those losses are counted and reported, not asserted (see the
  * record's notes). A lease lost in a run is replaced, so every run tests 5 leases per client.
  * Fault times come from a logged seed (`L3_SEED` replays a run).
@@ -158,7 +158,7 @@ describe('L3: short outages healed within TTL/2', () => {
         else if (lost > 0) {
           record.notes.push(
             `${variant.name}: ${lost} lease(s) lost after ${kind} outages below TTL/2: the channel was still in grpc-js's ` +
-              'reconnect backoff (500 ms growing to 5 s by default) when the proxy healed, and the keep-alive could only resume ' +
+              'reconnect backoff (250 ms growing to 2 s by default) when the proxy healed, and the keep-alive could only resume ' +
               'after it, past the lease deadline. A shorter grpc.max_reconnect_backoff_ms (the fast-reconnect variant) avoids it.',
           );
         }
