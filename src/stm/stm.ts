@@ -43,7 +43,7 @@ export interface StmOptions extends CallOptions {
    */
   retries?: number;
   /** Keys to read in one round trip before the function runs (Go's `WithPrefetch`). */
-  prefetch?: Bytes[];
+  prefetch?: readonly Bytes[];
 }
 
 /** What the function of `etcd.stm()` reads and writes through; it is only valid during its own run. */
@@ -88,6 +88,12 @@ interface WriteEntry {
 
 const SOURCE = 'Etcd.stm';
 const BACKOFF = { initialMs: 5, maxMs: 250 } as const;
+
+/** Marks a promise the run may never await (when the function stops early) as handled; returns it. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
 
 /** One run of the function: its read set, write set and snapshot. */
 class Attempt implements StmTx {
@@ -137,14 +143,13 @@ class Attempt implements StmTx {
     const missing = keys.filter((key) => !this.reads.has(key.toString('hex')) && !this.prefetched.has(key.toString('hex')));
     if (missing.length === 0) return;
     const result = this.host.txn().then(...missing.map((key) => Op.get(this.rangeOf(key, undefined)))).commit({ signal: this.signal });
-    if (this.serializable) this.snapshot ??= result.then((done) => done.header.revision);
+    if (this.serializable) this.snapshot ??= quiet(result.then((done) => done.header.revision));
     missing.forEach((key, index) => {
       const entry = result.then((done) => {
         const response = done.responses[index];
         return { key, kv: response?.kind === 'range' ? response.kvs[0] : undefined, revision: done.header.revision };
       });
-      entry.catch(() => undefined);
-      this.reads.set(key.toString('hex'), entry);
+      this.reads.set(key.toString('hex'), quiet(entry));
     });
     await result;
   }
@@ -158,8 +163,7 @@ class Attempt implements StmTx {
     const id = key.toString('hex');
     let entry = this.reads.get(id);
     if (entry === undefined) {
-      entry = this.fetch(key, id);
-      entry.catch(() => undefined);
+      entry = quiet(this.fetch(key, id));
       this.reads.set(id, entry);
     }
     return entry;
@@ -177,7 +181,7 @@ class Attempt implements StmTx {
       if (this.snapshot === undefined) {
         // The first read is made at the latest revision, which becomes the snapshot.
         const first = this.host.range(this.rangeOf(key, undefined), { signal: this.signal });
-        this.snapshot = first.then((result) => result.header.revision);
+        this.snapshot = quiet(first.then((result) => result.header.revision));
         const result = await first;
         return { key, kv: result.kvs[0], revision: result.header.revision };
       }
@@ -225,6 +229,7 @@ class Attempt implements StmTx {
       .commit({ signal: this.signal });
     if (result.succeeded) return { revision: result.header.revision };
     const prefetched = new Map<string, ReadEntry>();
+    if (!this.serializable) return { prefetched };
     reads.forEach((read, index) => {
       const response = result.responses[index];
       const kv = response?.kind === 'range' ? response.kvs[0] : undefined;
