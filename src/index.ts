@@ -80,7 +80,7 @@ export type { AuthCredentials, EtcdOptions, RetryOptions, TlsOptions } from './c
 export type { EndpointInfo } from './connection/connection.js';
 export type { EndpointHealth, EndpointState } from './connection/endpoint-info.js';
 export type { EndpointSyncResult } from './connection/endpoint-sync.js';
-export type { CallEndEvent, CallStartEvent, EtcdHooks, StreamReconnectEvent } from './connection/hooks.js';
+export type { CallEndEvent, CallStartEvent, EtcdHooks, StreamReconnectEvent, WatchBatchEvent } from './connection/hooks.js';
 export type {
   OpenTelemetryApi,
   OpenTelemetryHooksOptions,

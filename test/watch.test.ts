@@ -10,6 +10,7 @@ import {
   Watch,
   WatchCanceledError,
   type WatchBatch,
+  type WatchBatchEvent,
   type Watcher,
 } from 'etcdkit';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
@@ -266,3 +267,22 @@ describe('namespace watch', () => {
     expect(summary(await take(watcher, 1))).toEqual(['put inside=yes']);
   });
 });
+
+describe('watch lag hook', () => {
+  it('reports each batch with its lag behind the server and behind the consumer', async () => {
+    const reports: WatchBatchEvent[] = [];
+    const client = etcd.client({ hooks: { onWatchBatch: (event) => reports.push(event) } });
+    const p = etcd.prefix();
+    const first = await client.put(`${p}watched`, '1');
+    await client.put(`${p}other`, '2');
+    const last = await client.put(`${p}other`, '3');
+    const watcher = client.watch(Watch.key(`${p}watched`).withStartRevision(first.header.revision));
+    await take(watcher, 1);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ events: 1, revision: first.header.revision, endpoint: etcd.server.endpoint });
+    // The server was already at `last` when it sent the catch-up batch for `first`.
+    expect(reports[0]!.lagRevisions).toBe(last.header.revision - first.header.revision);
+    expect(reports[0]!.bufferedEvents).toBeGreaterThanOrEqual(0);
+  });
+});
+

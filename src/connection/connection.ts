@@ -20,7 +20,7 @@ import {
   UnavailableError,
 } from './errors.js';
 import { HealthMonitor } from './health.js';
-import { activeHooks, type AttemptTrace, type EtcdHooks, invokeHook, observeCall } from './hooks.js';
+import { activeHooks, type AttemptTrace, type EtcdHooks, invokeHook, observeCall, type WatchBatchEvent } from './hooks.js';
 import { MEMBER_LIST_SPEC, memberMethods, STATUS_SPEC } from './member-methods.js';
 import type { EtcdOptions, TlsOptions } from './options.js';
 import { type RpcMethod, rpcMethod } from './rpc-method.js';
@@ -539,6 +539,12 @@ export class Connection {
   addInfoSource(source: EndpointInfoSource): () => void {
     this.infoSources.add(source);
     return () => this.infoSources.delete(source);
+  }
+
+  /** The watch-batch hook, when one is set (so the watch path can skip the event otherwise). */
+  get watchBatchHook(): ((event: WatchBatchEvent) => void) | undefined {
+    const hook = this.hooks?.onWatchBatch;
+    return hook === undefined ? undefined : (event) => invokeHook(hook, event);
   }
 
   /** Reports to the hooks that a stream broke and is about to be reopened. */

@@ -34,6 +34,25 @@ export interface StreamReconnectEvent {
   readonly error: EtcdError;
 }
 
+/** What {@link EtcdHooks.onWatchBatch} receives: one batch handed to a watcher, and how far behind it is. */
+export interface WatchBatchEvent {
+  /** The endpoint of the watch stream. */
+  readonly endpoint: string | undefined;
+  /** The watcher's ID on its stream. */
+  readonly watchId: number;
+  /** Events in the batch (0 for a progress notification). */
+  readonly events: number;
+  /** The revision of the batch's last event (or of the progress notification). */
+  readonly revision: bigint;
+  /**
+   * Revisions the server had already reached when it sent the batch beyond its last event:
+   * how far behind the store the watcher is, high while it catches up after a reconnect.
+   */
+  readonly lagRevisions: bigint;
+  /** Events left waiting for the watcher's consumer once this batch was handed over (0 when it was already waiting): the consumer's lag. */
+  readonly bufferedEvents: number;
+}
+
 /**
  * Observability hooks, called synchronously from the client's call path. Keep them cheap; an
  * exception thrown by a hook is reported as a process warning and otherwise ignored.
@@ -50,6 +69,8 @@ export interface EtcdHooks {
   onCallEnd?: (event: CallEndEvent) => void;
   /** A stream (watch, keep-alive) broke and is about to be reopened. */
   onStreamReconnect?: (event: StreamReconnectEvent) => void;
+  /** A watcher received a batch (watch lag: behind the server, and behind its consumer). */
+  onWatchBatch?: (event: WatchBatchEvent) => void;
 }
 
 /** What the unary path records about its attempts, for {@link CallEndEvent}. @internal */
@@ -73,8 +94,8 @@ export function invokeHook<E>(hook: ((event: E) => void) | undefined, event: E):
 /** The hooks to keep, or `undefined` when none is set (so the call path can skip them at no cost). @internal */
 export function activeHooks(hooks: EtcdHooks | undefined): EtcdHooks | undefined {
   if (hooks === undefined || hooks === null) return undefined;
-  const { onCallStart, onCallEnd, onStreamReconnect } = hooks;
-  return onCallStart || onCallEnd || onStreamReconnect ? hooks : undefined;
+  const { onCallStart, onCallEnd, onStreamReconnect, onWatchBatch } = hooks;
+  return onCallStart || onCallEnd || onStreamReconnect || onWatchBatch ? hooks : undefined;
 }
 
 /**

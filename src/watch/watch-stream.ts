@@ -1,4 +1,5 @@
 import type { Connection } from '../connection/connection.js';
+import type { WatchBatchEvent } from '../connection/hooks.js';
 import { toEtcdError } from '../connection/error-mapping.js';
 import {
   ClientClosedError,
@@ -53,10 +54,14 @@ export class WatchStream implements WatcherHost {
   private nextId = 0;
   readonly stats: WatchStreamStats = { opened: 0, progressReplies: 0, orphanMessages: 0 };
 
+  private readonly batchHook: ((event: WatchBatchEvent) => void) | undefined;
+
   constructor(
     private readonly connection: Connection,
     private readonly requireLeader: boolean,
-  ) {}
+  ) {
+    this.batchHook = connection.watchBatchHook;
+  }
 
   /** Watchers on this stream. */
   get size(): number {
@@ -296,7 +301,22 @@ export class WatchStream implements WatcherHost {
   }
 
   private deliver(state: WatcherState, batch: Parameters<WatcherState['deliver']>[0]): void {
-    if (!state.deliver(batch)) this.endWatcher(state, slowConsumer(state.queue.buffered));
+    if (!state.deliver(batch)) {
+      this.endWatcher(state, slowConsumer(state.queue.buffered));
+      return;
+    }
+    const hook = this.batchHook;
+    if (hook !== undefined) {
+      const revision = batch.events.at(-1)?.kv.modRevision ?? batch.header.revision;
+      hook({
+        endpoint: this.stream?.endpoint,
+        watchId: state.id,
+        events: batch.events.length,
+        revision,
+        lagRevisions: batch.header.revision - revision,
+        bufferedEvents: state.queue.buffered,
+      });
+    }
   }
 
   private resolveCancelAcks(): void {
