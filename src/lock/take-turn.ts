@@ -64,8 +64,10 @@ export async function takeTurn(spec: TurnSpec, options: CallOptions | undefined)
     if (revision === undefined) return await giveUp(spec, hold, unclaim, ours);
     return { host: spec.view, name: spec.name, key: ours, serverKey, revision, hold, unclaim };
   } catch (error) {
+    // Decided before the clean-up, whose revoke of a granted session would read as its loss.
+    const failure = scope.failure(error);
     if (hold !== undefined) await giveUp(spec, hold, unclaim, key);
-    throw scope.failure(error);
+    throw failure;
   } finally {
     scope.dispose();
   }

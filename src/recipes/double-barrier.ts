@@ -89,8 +89,9 @@ export class DoubleBarrier {
       scope.check();
       throw new ClientClosedError({ source });
     } catch (error) {
+      const failure = scope.failure(error);
       await this.quit();
-      throw scope.failure(error);
+      throw failure;
     } finally {
       scope.dispose();
     }
