@@ -73,8 +73,18 @@ export async function takeTurn(spec: TurnSpec, options: CallOptions | undefined)
   }
 }
 
-/** Removes our key (revoking a granted session does that by itself), then ends the claim and the hold. */
+/**
+ * Removes our key (revoking a granted session does that by itself), then ends the claim and the
+ * hold. A lost session takes our key with it (a lease lost by its deadline is revoked by the
+ * client once the server answers again), so nothing is awaited then: the server may be out of
+ * reach, and the wait would only delay the rejection.
+ */
 async function giveUp(spec: TurnSpec, hold: SessionHold, unclaim: (() => void) | undefined, key: Buffer | undefined): Promise<undefined> {
+  if (hold.session.isLost) {
+    unclaim?.();
+    void hold.end();
+    return undefined;
+  }
   if (key !== undefined && hold.origin !== 'granted') await spec.view.delete(key, CLEANUP).catch(() => undefined);
   unclaim?.();
   await hold.end();
