@@ -9,10 +9,20 @@
  * sent, so few or no puts may reach the server; the short backoff makes many more attempts
  * reach the server and be cut mid-flight, which is what exercises at-most-once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, type EtcdOptions, EtcdError, type PutResult } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { errorName, FaultRecord, now, round, SettlementTracker, sleep, spyUnaryCompletions, tally } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type EtcdOptions, EtcdError, type PutResult } from 'etcdkit';
+import {
+  errorName,
+  FaultRecord,
+  now,
+  type ProxiedEtcd,
+  round,
+  SettlementTracker,
+  sleep,
+  spyUnaryCompletions,
+  tally,
+  useProxiedEtcd,
+} from './support.js';
 
 const ROUNDS = 50;
 const CALL_TIMEOUT_MS = 2_000;
@@ -44,14 +54,18 @@ const VARIANTS: Variant[] = [
 const record = new FaultRecord('K2', 'at-most-once under a cut storm');
 
 describe('K2: at-most-once put under a cut storm', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, {
+    summary: () =>
+      VARIANTS.map((v) => {
+        const f = record.figures[v.name] as Record<string, unknown> | undefined;
+        return f
+          ? `${v.name}: ok ${String(f['successes'])}, indeterminate ${String(f['indeterminate'])} (applied ${String(f['indeterminateApplied'])}), ` +
+              `definite ${String(f['definiteFailures'])}, final version ${String(f['finalVersion'])}, ${String(f['cuts'])} cuts`
+          : `${v.name}: not run`;
+      }).join('; '),
+  });
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
+  beforeAll(() => {
     record.config = {
       rounds: ROUNDS,
       callTimeoutMs: CALL_TIMEOUT_MS,
@@ -64,35 +78,19 @@ describe('K2: at-most-once put under a cut storm', () => {
     };
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    const parts = VARIANTS.map((v) => {
-      const f = record.figures[v.name] as Record<string, unknown> | undefined;
-      return f
-        ? `${v.name}: ok ${String(f['successes'])}, indeterminate ${String(f['indeterminate'])} (applied ${String(f['indeterminateApplied'])}), ` +
-            `definite ${String(f['definiteFailures'])}, final version ${String(f['finalVersion'])}, ${String(f['cuts'])} cuts`
-        : `${v.name}: not run`;
-    });
-    await record.write(parts.join('; '));
-    if (record.verdict !== 'pass') server?.recordFailure('K2 failed');
-    await server?.close();
-  });
-
   for (const variant of VARIANTS) {
     it(`${variant.name}: applies each put at most once, settles every call once within its deadline`, async () => {
-      await runVariant(variant, server!, proxy!, clients);
+      await runVariant(variant, etcd);
     }, 120_000);
   }
 });
 
-async function runVariant(variant: Variant, server: EtcdServer, proxy: FaultProxy, clients: Etcd[]): Promise<void> {
+async function runVariant(variant: Variant, etcd: ProxiedEtcd): Promise<void> {
   record.begin(variant.name);
   const firstCheck = record.checks.length;
-  const client = new Etcd({ ...variant.options, endpoints: [proxy.endpoint] });
-  clients.push(client);
-  const direct = new Etcd({ endpoints: [server.endpoint] });
-  clients.push(direct);
+  const proxy = etcd.proxy;
+  const client = etcd.client(variant.options);
+  const direct = etcd.directClient();
   const spy = spyUnaryCompletions();
   const tracker = new SettlementTracker();
   const rounds: Array<{ round: number; outcome: 'ok' | 'indeterminate' | 'definite'; elapsedMs: number; revision?: bigint; error?: string }> = [];

@@ -13,10 +13,9 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch, type Watcher } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, sleep } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { type Etcd, Watch, type Watcher } from 'etcdkit';
+import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import { Collector, waitForGauges, waitUntil, type WatchGauges } from './watch-support.js';
 
 const N = 10_000;
@@ -58,32 +57,20 @@ function tallyResumes(values: number[]): Record<string, number> {
 }
 
 describe('S1: 10k watchers on one stream', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    const f = record.figures;
-    await record.write(
-      `creation ${JSON.stringify(f['creationRatePerSec'])}/s, heap/watcher ${JSON.stringify(f['heapPerWatcherBytes'])} B, burst ${JSON.stringify(f['eventBurstLatencyMs'])} ms, ` +
-        `10k resume ${JSON.stringify(f['resume'])}, gauges ${JSON.stringify(f['gaugesBackToBaselineMs'])}`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('S1 failed');
-    await server?.close();
+  const etcd = useProxiedEtcd(record, {
+    summary: () => {
+      const f = record.figures;
+      return (
+        `creation ${JSON.stringify(f['creationRatePerSec'])}/s, heap/watcher ${JSON.stringify(f['heapPerWatcherBytes'])} B, burst ${JSON.stringify(f['eventBurstLatencyMs'])} ms, ` +
+        `10k resume ${JSON.stringify(f['resume'])}, gauges ${JSON.stringify(f['gaugesBackToBaselineMs'])}`
+      );
+    },
   });
 
   it('creates, feeds, resumes and releases 10,000 watchers on one stream', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       watchers: N,
       keys: `${keyOf(0)}..${keyOf(N - 1)}`,
@@ -93,9 +80,8 @@ describe('S1: 10k watchers on one stream', () => {
       writer: 'etcdkit on the direct endpoint',
       fault: 'proxy refuse, one put per key, heal',
     };
-    const client = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(client, direct);
+    const client = etcd.client();
+    const direct = etcd.directClient();
     await direct.put('/s/warmup', 'x');
     const baseline = (await waitForGauges(s, () => true, 1_000)).gauges!;
     const gauge = async (condition: (g: WatchGauges) => boolean, timeoutMs = 10_000) => waitForGauges(s, condition, timeoutMs, 20);

@@ -11,10 +11,9 @@
  * completes within 1 s; no unhandled rejection; the server gauges return to the baseline; the
  * control watchers lose and repeat nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch, type Watcher } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, sleep, tally } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Watch, type Watcher } from 'etcdkit';
+import { FaultRecord, now, percentile, round, sleep, tally, useProxiedEtcd } from './support.js';
 import {
   compareAll,
   counts,
@@ -53,28 +52,16 @@ interface Tracked {
 }
 
 describe('S2: create/cancel storm under cuts', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record);
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
+  beforeAll(() => {
     record.seed = SEED;
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('S2 failed');
-    await server?.close();
   });
 
   it('settles every promise, cancels fast while disconnected and leaves nothing on the server', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       watchers: WATCHERS,
       stormMs: STORM_MS,
@@ -91,9 +78,8 @@ describe('S2: create/cancel storm under cuts', () => {
       unhandled.push(reason);
     };
     process.on('unhandledRejection', onUnhandled);
-    const client = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(client, direct);
+    const client = etcd.client();
+    const direct = etcd.directClient();
     const baseline = (await waitForGauges(s, () => true, 1_000)).gauges!;
 
     const start = (await direct.put(`${CTL}start`, 'x')).header.revision + 1n;

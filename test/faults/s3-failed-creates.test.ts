@@ -12,9 +12,8 @@
  * exactly its own events, before and after a cut (failed watchers are not re-created).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, PermissionDeniedError, Watch, WatchCanceledError, type Watcher } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, tally } from './support.js';
+import { PermissionDeniedError, Watch, WatchCanceledError, type Watcher } from 'etcdkit';
+import { FaultRecord, now, percentile, round, tally, useProxiedEtcd } from './support.js';
 import { Collector, spyWatchResponses, valueId, waitForGauges, waitUntil } from './watch-support.js';
 
 const ROOT = { username: 'root', password: 'root-pw' };
@@ -27,20 +26,15 @@ type Kind = 'valid' | 'empty-range' | 'denied';
 const kindOf = (i: number): Kind => (['valid', 'empty-range', 'valid', 'denied'] as const)[i % 4]!;
 
 describe('S3: failed creates in a pipeline', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record);
   let restoreSpy = (): void => undefined;
 
   async function gateway(path: string, body: unknown): Promise<void> {
-    const response = await fetch(`${server!.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const response = await fetch(`${etcd.server.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${await response.text()}`);
   }
 
   beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
     await gateway('/v3/auth/role/add', { name: 'root' });
     await gateway('/v3/auth/user/add', { name: ROOT.username, password: ROOT.password });
     await gateway('/v3/auth/user/grant', { user: ROOT.username, role: 'root' });
@@ -51,27 +45,21 @@ describe('S3: failed creates in a pipeline', () => {
     await gateway('/v3/auth/enable', {});
   });
 
-  afterAll(async () => {
-    restoreSpy();
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('S3 failed');
-    await server?.close();
-  });
+  // Registered after the fixture's, so it runs before the clients are closed (after hooks run in reverse).
+  afterAll(() => restoreSpy());
 
   it('fails each bad create alone, with its typed error, and maps every valid one correctly', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       creates: COUNT,
       pattern: 'valid, empty range, valid, permission denied, ...',
       auth: 'alice: READ on [s3/ok/, s3/ok0); writes as root on the direct endpoint',
       fault: 'one cut after the first round of events',
     };
-    const client = new Etcd({ endpoints: [p.endpoint], auth: ALICE });
-    const root = new Etcd({ endpoints: [s.endpoint], auth: ROOT });
-    clients.push(client, root);
+    const client = etcd.client({ auth: ALICE });
+    const root = etcd.directClient({ auth: ROOT });
     const spy = spyWatchResponses();
     restoreSpy = () => spy.restore();
 

@@ -1,12 +1,16 @@
 /**
  * Shared pieces of the fault scenarios (RELIABILITY section 8): the JSON record each scenario
- * writes (section 9), a settlement tracker for promises, a transport-level spy that counts how
- * often grpc-js completes each unary call, and small statistics helpers.
+ * writes (section 9), the one-server-behind-a-fault-proxy fixture, a settlement tracker for
+ * promises, a transport-level spy that counts how often grpc-js completes each unary call, and
+ * small statistics helpers.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import Long from 'long';
+import { afterAll, beforeAll } from 'vitest';
+import { Etcd, type EtcdOptions } from 'etcdkit';
+import { startEtcd, startFaultProxy, type EtcdServer, type EtcdServerOptions, type FaultProxy } from 'etcdkit/testing';
 import { MaintenanceClient } from '../../src/generated/etcdserverpb/rpc.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../.fault-results/', import.meta.url));
@@ -115,6 +119,73 @@ export class FaultRecord {
     await writeFile(`${RESULTS_DIR}${this.id}.json`, `${json}\n`);
     console.log(`[fault ${this.id}] ${this.verdict.toUpperCase()} in ${(this.elapsed() / 1000).toFixed(1)} s: ${summary}`);
   }
+}
+
+/** What a scenario gets from {@link useProxiedEtcd}. */
+export interface ProxiedEtcd {
+  /** The etcd server (valid inside tests and in hooks registered after the fixture). */
+  readonly server: EtcdServer;
+  /** The fault proxy in front of `server.endpoint` (same validity). */
+  readonly proxy: FaultProxy;
+  /** A client through the fault proxy, closed after the scenario. */
+  client(options?: Omit<EtcdOptions, 'endpoints'>): Etcd;
+  /** A client of the server's own endpoint (not through the proxy), closed after the scenario. */
+  directClient(options?: Omit<EtcdOptions, 'endpoints'>): Etcd;
+}
+
+/** Options of {@link useProxiedEtcd}: the server's, plus the record's summary line. */
+export interface ProxiedEtcdOptions extends EtcdServerOptions {
+  /**
+   * When given, `afterAll` writes the record with this summary (once the clients and the proxy
+   * are closed); scenarios that write the record inside their test leave it out.
+   */
+  summary?: () => string;
+}
+
+/**
+ * One etcd (data kept when the verdict is not `pass`) behind a fault proxy, for a scenario file:
+ * `beforeAll` starts both and records the etcd version; `afterAll` closes every client made by
+ * the fixture, then the proxy, writes the record when `summary` is given, records a failure on
+ * the server when the verdict is not `pass`, and stops the server. Per-file setup goes in a
+ * `beforeAll` registered after this call.
+ */
+export function useProxiedEtcd(record: FaultRecord, options: ProxiedEtcdOptions = {}): ProxiedEtcd {
+  const { summary, ...serverOptions } = options;
+  let server: EtcdServer | undefined;
+  let proxy: FaultProxy | undefined;
+  const clients: Etcd[] = [];
+  beforeAll(async () => {
+    server = await startEtcd({ keepDataOnFailure: true, ...serverOptions });
+    proxy = await startFaultProxy({ target: server.endpoint });
+    record.etcdVersion = (await server.status()).version;
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await proxy?.close();
+    if (summary) await record.write(summary());
+    if (record.verdict !== 'pass') server?.recordFailure(`${record.id} failed`);
+    await server?.close();
+  });
+  const tracked = (client: Etcd): Etcd => {
+    clients.push(client);
+    return client;
+  };
+  return {
+    get server(): EtcdServer {
+      if (!server) throw new Error(`${record.id}: the etcd server is not started yet (useProxiedEtcd's beforeAll has not run)`);
+      return server;
+    },
+    get proxy(): FaultProxy {
+      if (!proxy) throw new Error(`${record.id}: the fault proxy is not started yet (useProxiedEtcd's beforeAll has not run)`);
+      return proxy;
+    },
+    client(clientOptions = {}): Etcd {
+      return tracked(new Etcd({ ...clientOptions, endpoints: [this.proxy.endpoint] }));
+    },
+    directClient(clientOptions = {}): Etcd {
+      return tracked(new Etcd({ ...clientOptions, endpoints: [this.server.endpoint] }));
+    },
+  };
 }
 
 export function round(value: number, digits = 1): number {

@@ -9,10 +9,8 @@
  * (the JSON gateway's watch after the run) filtered by that watcher: 0 missing, 0 duplicate,
  * 0 out of order, every revision in one batch, and no watcher ends.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, sleep } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import {
   compareAll,
   counts,
@@ -39,27 +37,12 @@ const record = new FaultRecord('W1', 'kill -9 the single server mid-watch and re
 const SUBJECTS = standardSubjects(PREFIX, KEYS);
 
 describe('W1: kill -9 and restart of the single server', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('W1 failed');
-    await server?.close();
-  });
+  const etcd = useProxiedEtcd(record);
 
   it('delivers every event exactly once, in order, one batch per revision, across the outage', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       watchers: SUBJECTS.length,
       watcherKinds: SUBJECTS.map((x) => x.name),
@@ -75,9 +58,8 @@ describe('W1: kill -9 and restart of the single server', () => {
     record.notes.push(
       'The SDK exposes no connection state events for watchers; "one disconnected and one reconnected event per outage" is checked as exactly one resume (server acknowledgement on a new stream) per watcher.',
     );
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const writerClient = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, writerClient);
+    const watchClient = etcd.client();
+    const writerClient = etcd.directClient();
 
     const start = (await writerClient.put(`${PREFIX}start`, 'x')).header.revision + 1n;
     const watchers = await startSubjects(watchClient, SUBJECTS, start);

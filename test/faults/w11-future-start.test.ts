@@ -9,10 +9,9 @@
  * (which 3.4.23 sends to such watchers, #20221) are ignored and counted, never shown. From the
  * start on, every event arrives once, in order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, round, sleep } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Watch } from 'etcdkit';
+import { FaultRecord, now, round, sleep, useProxiedEtcd } from './support.js';
 import {
   compareAll,
   counts,
@@ -40,32 +39,18 @@ const SUBJECTS: Subject[] = [
 ];
 
 describe('W11: future start revision', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, { extraArgs: ['--experimental-watch-progress-notify-interval', '1s'] });
   let restoreSpy = (): void => undefined;
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true, extraArgs: ['--experimental-watch-progress-notify-interval', '1s'] });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-  });
-
-  afterAll(async () => {
-    restoreSpy();
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('W11 failed');
-    await server?.close();
-  });
+  // Registered after the fixture's, so it runs before the clients are closed (after hooks run in reverse).
+  afterAll(() => restoreSpy());
 
   it('delivers nothing below the start and ignores progress below it, across two disconnections', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const s = etcd.server;
+    const p = etcd.proxy;
+    const watchClient = etcd.client();
+    const direct = etcd.directClient();
     const current = (await direct.put(`${PREFIX}k0`, 'first')).header.revision;
     const start = current + AHEAD;
     record.config = {

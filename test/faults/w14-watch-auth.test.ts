@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Etcd, PermissionDeniedError, Watch, type Watcher } from 'etcdkit';
-import { type EtcdServer, type FaultProxy, startEtcd, startFaultProxy } from 'etcdkit/testing';
-import { FaultRecord, sleep } from './support.js';
+import { FaultRecord, sleep, useProxiedEtcd } from './support.js';
 
 // RELIABILITY W14: tokens expire after 3 s idle; after a cut the watch stream must log in again
 // and every permitted watcher resume with no loss, while a denied watcher fails alone.
@@ -9,26 +8,23 @@ const ROOT = { username: 'root', password: 'root-pw' };
 const WATCHER_USER = { username: 'w14', password: 'w14-pw' };
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-let server: EtcdServer;
-let proxy: FaultProxy;
 const record = new FaultRecord('W14', 'watch and keep-alive streams across an expired auth token and a cut');
+const etcd = useProxiedEtcd(record, { extraArgs: ['--auth-token-ttl', '3'] });
 
 async function gateway(path: string, body: unknown): Promise<void> {
-  const response = await fetch(`${server.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const response = await fetch(`${etcd.server.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${path}: ${await response.text()}`);
 }
 
 async function authenticateCalls(): Promise<number> {
   let total = 0;
-  for (const [sample, value] of await server.metrics()) {
+  for (const [sample, value] of await etcd.server.metrics()) {
     if (sample.startsWith('grpc_server_handled_total{') && sample.includes('grpc_method="Authenticate"')) total += value;
   }
   return total;
 }
 
 beforeAll(async () => {
-  server = await startEtcd({ extraArgs: ['--auth-token-ttl', '3'] });
-  record.etcdVersion = (await server.status()).version;
   await gateway('/v3/auth/role/add', { name: 'root' });
   await gateway('/v3/auth/user/add', { name: ROOT.username, password: ROOT.password });
   await gateway('/v3/auth/user/grant', { user: ROOT.username, role: 'root' });
@@ -37,20 +33,14 @@ beforeAll(async () => {
   await gateway('/v3/auth/user/add', { name: WATCHER_USER.username, password: WATCHER_USER.password });
   await gateway('/v3/auth/user/grant', { user: WATCHER_USER.username, role: 'w14' });
   await gateway('/v3/auth/enable', {});
-  proxy = await startFaultProxy({ target: server.endpoint });
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await server?.close();
 });
 
 describe('W14: watch with auth', () => {
   it('re-authenticates after an expired token and a cut; permitted watchers lose nothing, a denied one fails alone', async () => {
     record.begin('main');
     record.config = { authTokenTtlSeconds: 3, watchers: 6, idleMs: 4_500 };
-    const writer = new Etcd({ endpoints: server.endpoints, auth: ROOT });
-    const client = new Etcd({ endpoints: [proxy.endpoint], auth: WATCHER_USER });
+    const writer = new Etcd({ endpoints: etcd.server.endpoints, auth: ROOT });
+    const client = new Etcd({ endpoints: [etcd.proxy.endpoint], auth: WATCHER_USER });
     try {
       const keys = Array.from({ length: 5 }, (_, i) => `w14/ok/k${i}`);
       const watchers = new Map<string, Watcher>(keys.map((key) => [key, client.watch(key)]));
@@ -80,10 +70,10 @@ describe('W14: watch with auth', () => {
       const authBefore = await authenticateCalls();
       await sleep(4_500); // the watcher client's token expires (3 s idle)
       record.mark('cut');
-      await proxy.refuse();
+      await etcd.proxy.refuse();
       await write(1);
       await write(2);
-      await proxy.heal();
+      await etcd.proxy.heal();
       record.mark('heal');
       const healedAt = Date.now();
       await write(3);

@@ -10,10 +10,9 @@
  * W2b: a watcher whose cursor is already past the compaction (or exactly at it) when it
  * reconnects gets no error and every event once (TestWatchResumeCompacted's either/or rule).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompactedError, Etcd, Range, Watch } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, round } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CompactedError, type Etcd, Range, Watch } from 'etcdkit';
+import { FaultRecord, now, round, useProxiedEtcd } from './support.js';
 import {
   type AckedWrite,
   Collector,
@@ -31,19 +30,21 @@ import {
 const record = new FaultRecord('W2', 'compaction past the cursor while disconnected (and W2b: synced past it)');
 
 describe('W2: compaction while disconnected', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, {
+    summary: () => {
+      const f = record.figures;
+      return (
+        `W2: heal -> CompactedError ${String(f['healToErrorMs'])} ms, reported compactRevision ${String(f['reportedCompactRevision'])} ` +
+        `(actual ${String(f['actualCompactRevision'])}); W2b: ${json(f['w2b'] ?? 'not run')}`
+      );
+    },
+  });
   let watchClient: Etcd;
   let direct: Etcd;
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-    watchClient = new Etcd({ endpoints: [proxy.endpoint] });
-    direct = new Etcd({ endpoints: [server.endpoint] });
-    clients.push(watchClient, direct);
+  beforeAll(() => {
+    watchClient = etcd.client();
+    direct = etcd.directClient();
     record.config = {
       watchClient: 'etcdkit through the fault proxy',
       writer: 'etcdkit on the direct endpoint, sequential puts',
@@ -52,21 +53,9 @@ describe('W2: compaction while disconnected', () => {
     };
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    const f = record.figures;
-    await record.write(
-      `W2: heal -> CompactedError ${String(f['healToErrorMs'])} ms, reported compactRevision ${String(f['reportedCompactRevision'])} ` +
-        `(actual ${String(f['actualCompactRevision'])}); W2b: ${json(f['w2b'] ?? 'not run')}`,
-    );
-    if (record.verdict !== 'pass') server?.recordFailure('W2 failed');
-    await server?.close();
-  });
-
   it('W2: ends the watcher with exactly one CompactedError(compactRevision) soon after the heal', async () => {
     record.begin('W2');
-    const p = proxy!;
+    const p = etcd.proxy;
     const prefix = 'w2/';
     const first = await direct.put(`${prefix}k0`, 'before-0');
     for (let i = 1; i < 5; i++) await direct.put(`${prefix}k${i % 3}`, `before-${i}`);
@@ -125,7 +114,7 @@ describe('W2: compaction while disconnected', () => {
     const resynced = await waitUntil(() => resyncCollector.lastRevision >= until, 5_000);
     await resync.cancel();
     await resyncCollector.done;
-    const oracle = await readEventLog({ clientUrl: server!.clientUrl, key: prefix, rangeEnd: prefixEnd(prefix), startRevision: last, untilRevision: until });
+    const oracle = await readEventLog({ clientUrl: etcd.server.clientUrl, key: prefix, rangeEnd: prefixEnd(prefix), startRevision: last, untilRevision: until });
     const resyncComparison = compareDelivered({ key: prefix, rangeEnd: prefixEnd(prefix), from: last + 1n }, resyncCollector.batches, oracle, until);
     const expectedSnapshot = new Map<string, string>();
     for (let i = 0; i < 100; i++) expectedSnapshot.set(`${prefix}k${i % 7}`, `during-${i}`);
@@ -142,7 +131,7 @@ describe('W2: compaction while disconnected', () => {
 
   it('W2b: a watcher already past the compaction (or exactly at it) resumes without an error', async () => {
     record.begin('W2b');
-    const p = proxy!;
+    const p = etcd.proxy;
     const prefix = 'w2b/';
     const log: AckedWrite[] = [];
     const put = async (key: string, value: string): Promise<bigint> => {

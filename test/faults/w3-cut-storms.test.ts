@@ -9,10 +9,9 @@
  * Every watcher's log must equal the oracle (JSON gateway watch) filtered by that watcher:
  * 0 missing, 0 duplicate, 0 out of order, every revision in one batch.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, sleep } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Watch } from 'etcdkit';
+import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import {
   Collector,
   compareAll,
@@ -37,14 +36,14 @@ const SEED = Number(process.env['W3_SEED'] ?? 3);
 const record = new FaultRecord('W3', 'cut storms: while creating, right after created, and random cuts under load');
 
 describe('W3: cut storms', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, {
+    summary: () => {
+      const f = record.figures as Record<string, { events?: unknown; resumeLatencyMs?: unknown } | undefined>;
+      return `a: ${json(f['a']?.events)}; b: ${json(f['b']?.events)}; c: ${json(f['c']?.events)}, resume ${json(f['c']?.resumeLatencyMs)}`;
+    },
+  });
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
+  beforeAll(() => {
     record.seed = SEED;
     record.config = {
       watchClient: 'etcdkit through the fault proxy (a new client per part)',
@@ -56,24 +55,14 @@ describe('W3: cut storms', () => {
     };
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    const f = record.figures as Record<string, { events?: unknown; resumeLatencyMs?: unknown } | undefined>;
-    await record.write(`a: ${json(f['a']?.events)}; b: ${json(f['b']?.events)}; c: ${json(f['c']?.events)}, resume ${json(f['c']?.resumeLatencyMs)}`);
-    if (record.verdict !== 'pass') server?.recordFailure('W3 failed');
-    await server?.close();
-  });
-
   it('(a) cut every 5 ms for 2 s while creating 100 watchers', async () => {
     record.begin('a');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     const prefix = 'w3a/';
     const keys = Array.from({ length: 10 }, (_, i) => `${prefix}k${i}`);
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const watchClient = etcd.client();
+    const direct = etcd.directClient();
     const start = (await direct.put(`${prefix}start`, 'x')).header.revision + 1n;
     const writer = new Writer({ client: direct, keys, ratePerSec: 200, durationMs: 3_500, txnEvery: 20, deleteEvery: 9, seed: SEED }).start();
     // Subjects cycle through the standard 20 kinds; every fifth kind-cycle is "from now".
@@ -148,12 +137,10 @@ describe('W3: cut storms', () => {
 
   it('(b) cut right after created, before any event, 20 times', async () => {
     record.begin('b');
-    const s = server!;
-    const p = proxy!;
+    const p = etcd.proxy;
     const prefix = 'w3b/';
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const watchClient = etcd.client();
+    const direct = etcd.directClient();
     const results: Array<{ fromNow: boolean; from: bigint; delivered: number; ok: boolean; cutToEventMs: number; c: ReturnType<typeof compareDelivered> }> = [];
     for (let i = 0; i < 20; i++) {
       const key = `${prefix}r${i}`;
@@ -198,14 +185,13 @@ describe('W3: cut storms', () => {
 
   it('(c) 10 cuts at random times during 20 s at 500 writes/s', async () => {
     record.begin('c');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     const prefix = 'w3c/';
     const keys = Array.from({ length: 10 }, (_, i) => `${prefix}k${i}`);
     const subjects: Subject[] = standardSubjects(prefix, keys);
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const watchClient = etcd.client();
+    const direct = etcd.directClient();
     const start = (await direct.put(`${prefix}start`, 'x')).header.revision + 1n;
     const running = await startSubjects(watchClient, subjects, start);
     await waitForGauges(s, (g) => g.watchers === subjects.length, 2_000);

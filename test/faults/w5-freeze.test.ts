@@ -6,10 +6,8 @@
  * client's keepalive (ping every 5 s, 5 s to answer) must not declare the link dead: no
  * reconnect. The events written during the freeze arrive after it, exactly once, in order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, round, sleep } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { FaultRecord, now, round, sleep, useProxiedEtcd } from './support.js';
 import {
   compareAll,
   counts,
@@ -31,27 +29,12 @@ const KEEPALIVE = { keepAliveTimeMs: 5_000, keepAliveTimeoutMs: 5_000 };
 const record = new FaultRecord('W5', 'freeze shorter than the keepalive timeout');
 
 describe('W5: freeze shorter than the keepalive timeout', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
-
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('W5 failed');
-    await server?.close();
-  });
+  const etcd = useProxiedEtcd(record);
 
   it('does not reconnect, and delivers the events buffered during the freeze once', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       watchers: 20,
       freezeMs: FREEZE_MS,
@@ -61,9 +44,8 @@ describe('W5: freeze shorter than the keepalive timeout', () => {
       freezeAtMs: 2_000,
       oracle: 'JSON gateway /v3/watch with prev_kv',
     };
-    const watchClient = new Etcd({ endpoints: [p.endpoint], ...KEEPALIVE });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const watchClient = etcd.client(KEEPALIVE);
+    const direct = etcd.directClient();
     const start = (await direct.put(`${PREFIX}start`, 'x')).header.revision + 1n;
     const running = await startSubjects(watchClient, standardSubjects(PREFIX, KEYS), start);
     const before = (await waitForGauges(s, (g) => g.watchers === 20, 2_000)).gauges!;

@@ -8,24 +8,23 @@
  * "now again". Also: `created` resolves only after the server's ack (not while the request is
  * stuck behind a frozen link).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, percentile, round, sleep } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Watch } from 'etcdkit';
+import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import { Collector, waitForGauges, waitUntil } from './watch-support.js';
 
 const REPETITIONS = 100;
 const record = new FaultRecord('W6', 'a watcher started at "now" disconnected before its first event');
 
 describe('W6: "from now" watcher cut before its first event', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, {
+    summary: () => {
+      const f = record.figures;
+      return `lost ${String(f['eventsLost'])} of ${String(f['repetitions'])}, duplicates ${String(f['duplicates'])}; heal -> event ${JSON.stringify(f['healToEventMs'])}`;
+    },
+  });
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
+  beforeAll(() => {
     record.config = {
       repetitions: REPETITIONS,
       fault: 'proxy refuse (cuts live connections, resets new ones) -> one put on the direct endpoint -> heal',
@@ -33,21 +32,11 @@ describe('W6: "from now" watcher cut before its first event', () => {
     };
   });
 
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    const f = record.figures;
-    await record.write(`lost ${String(f['eventsLost'])} of ${String(f['repetitions'])}, duplicates ${String(f['duplicates'])}; heal -> event ${JSON.stringify(f['healToEventMs'])}`);
-    if (record.verdict !== 'pass') server?.recordFailure('W6 failed');
-    await server?.close();
-  });
-
   it('created resolves only after the server acknowledged the watcher', async () => {
     record.begin('created-after-ack');
-    const p = proxy!;
-    const s = server!;
-    const client = new Etcd({ endpoints: [p.endpoint] });
-    clients.push(client);
+    const p = etcd.proxy;
+    const s = etcd.server;
+    const client = etcd.client();
     // Open the stream first, so the create below goes out on a live (then frozen) connection.
     const first = client.watch('w6/ack/first');
     await first.created;
@@ -78,11 +67,9 @@ describe('W6: "from now" watcher cut before its first event', () => {
 
   it(`delivers the event put while disconnected, ${REPETITIONS} times out of ${REPETITIONS}`, async () => {
     record.begin('repetitions');
-    const p = proxy!;
-    const s = server!;
-    const client = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(client, direct);
+    const p = etcd.proxy;
+    const client = etcd.client();
+    const direct = etcd.directClient();
     const failures: unknown[] = [];
     const healToEvent: number[] = [];
     let lost = 0;

@@ -11,10 +11,9 @@
  * must deliver up to its revision has been delivered before it; stale ones are ignored and
  * counted.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Etcd, Watch } from 'etcdkit';
-import { startEtcd, startFaultProxy, type EtcdServer, type FaultProxy } from 'etcdkit/testing';
-import { FaultRecord, now, round, sleep } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Watch } from 'etcdkit';
+import { FaultRecord, now, round, sleep, useProxiedEtcd } from './support.js';
 import {
   compareAll,
   counts,
@@ -60,29 +59,16 @@ function start(watch: Watch, revision: bigint | undefined): Watch {
 }
 
 describe('W7: progress and bookmark cursor', () => {
-  let server: EtcdServer | undefined;
-  let proxy: FaultProxy | undefined;
-  const clients: Etcd[] = [];
+  const etcd = useProxiedEtcd(record, { extraArgs: ['--experimental-watch-progress-notify-interval', '1s'] });
   let restoreSpy = (): void => undefined;
 
-  beforeAll(async () => {
-    server = await startEtcd({ keepDataOnFailure: true, extraArgs: ['--experimental-watch-progress-notify-interval', '1s'] });
-    proxy = await startFaultProxy({ target: server.endpoint });
-    record.etcdVersion = (await server.status()).version;
-  });
-
-  afterAll(async () => {
-    restoreSpy();
-    await Promise.all(clients.map((c) => c.close()));
-    await proxy?.close();
-    if (record.verdict !== 'pass') server?.recordFailure('W7 failed');
-    await server?.close();
-  });
+  // Registered after the fixture's, so it runs before the clients are closed (after hooks run in reverse).
+  afterAll(() => restoreSpy());
 
   it('never lowers a cursor, repeats nothing after a resume, and shows only true bookmarks', async () => {
     record.begin('run');
-    const s = server!;
-    const p = proxy!;
+    const s = etcd.server;
+    const p = etcd.proxy;
     record.config = {
       serverFlags: ['--experimental-watch-progress-notify-interval', '1s'],
       watchers: SUBJECTS.map((x) => x.name),
@@ -92,9 +78,8 @@ describe('W7: progress and bookmark cursor', () => {
       requestProgressEveryMs: 300,
       faults: 'cut at ~3.5 s, refuse 1.5 s at ~4.5 s, cut at ~7 s',
     };
-    const watchClient = new Etcd({ endpoints: [p.endpoint] });
-    const direct = new Etcd({ endpoints: [s.endpoint] });
-    clients.push(watchClient, direct);
+    const watchClient = etcd.client();
+    const direct = etcd.directClient();
     await direct.put(QUIET, 'initial');
     const startRevision = (await direct.put(`${PREFIX}start`, 'x')).header.revision + 1n;
     // Every raw WatchResponse, with the watcher's cursor just before the SDK handled it.
