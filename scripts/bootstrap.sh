@@ -141,10 +141,10 @@ if [[ ! -e "$policy" ]]; then
   own_policy=true
 fi
 
-say "installing etcd from Debian's etcd-server package (log: $log)"
+say "installing etcd from Debian's etcd-server package, and etcdctl (etcd-client) for the interop tests (log: $log)"
 if ! {
   apt-get update -q &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends etcd-server etcd-client
 } >"$log" 2>&1; then
   say "apt-get failed; the end of $log:"
   tail -n 25 "$log" >&2
