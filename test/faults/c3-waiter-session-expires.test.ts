@@ -42,7 +42,7 @@ const letGo = (held: Releasable): Promise<void> => (held.release ? held.release(
 const record = new FaultRecord('C3', `a waiter's session expires while it waits (TTL ${TTL} s)`);
 const scenario = useLeaseScenario(record, { ttl: TTL, kinds: Object.keys(kinds), unnoticedRuns: UNNOTICED_RUNS }, () => {
   const f = record.figures;
-  return `network: freeze→rejection max ${JSON.stringify(f['networkRejectionMaxMs'])} ms; unnoticed: ${JSON.stringify(f['unnoticedRejected'])} rejected, ${JSON.stringify(f['acquiredAfterExpiry'])} acquired after expiry`;
+  return `network: freeze→rejection max ${JSON.stringify(f['networkRejectionMaxMs'])} ms (lost ≤ ${JSON.stringify(f['sessionLostAfterDeadlineMaxMs'])} ms after the lease deadline); unnoticed: ${JSON.stringify(f['unnoticedRejected'])} rejected, ${JSON.stringify(f['acquiredAfterExpiry'])} acquired after expiry`;
 });
 
 async function holderOf(client: Etcd, kind: string, name: string): Promise<{ held: Releasable; session: Session }> {
@@ -64,8 +64,9 @@ describe('C3: a waiter whose session expires', () => {
         const holder = await holderOf(direct, kind, name);
         const session = await waiterClient.session({ ttl: TTL });
         const { entry, promise } = tracker.track(kind, () => kinds[kind]!(waiterClient, name, session));
+        const lostAt = session.lost.then(() => Date.now());
         await until(() => keysUnder(direct, `${name}/`), (keys) => keys.length === 2, 5_000);
-        return { kind, name, holder, entry, promise };
+        return { kind, name, holder, entry, promise, session, lostAt };
       }),
     );
     await proxy.freeze();
@@ -77,10 +78,14 @@ describe('C3: a waiter whose session expires', () => {
     record.mark('holders released, proxy healed');
     await Promise.all(runs.map((run) => run.promise));
     const rejectionMs: number[] = [];
+    const lostAfterDeadline: number[] = [];
     for (const run of runs) {
       const ms = round((run.entry.settledAt[0] ?? Number.NaN) - frozenAt);
       rejectionMs.push(ms);
-      record.figures[`network ${run.kind}`] = { outcome: run.entry.outcome, error: errorName(run.entry.error), afterFreezeMs: ms };
+      // The lease's local deadline: its last acknowledged refresh's send time + TTL.
+      const lostAfterDeadlineMs = (await run.lostAt) - run.session.lease.deadline;
+      lostAfterDeadline.push(lostAfterDeadlineMs);
+      record.figures[`network ${run.kind}`] = { outcome: run.entry.outcome, error: errorName(run.entry.error), afterFreezeMs: ms, lostAfterDeadlineMs };
       record.check(`network ${run.kind}: rejected with SessionExpiredError`, run.entry.error instanceof SessionExpiredError, errorName(run.entry.error));
       record.check(`network ${run.kind}: within TTL + 1.5 s of the freeze`, ms <= TTL * 1000 + 1_500, ms);
       const left = await until(() => keysUnder(direct, `${run.name}/`), (keys) => keys.length === 0, 5_000);
@@ -88,6 +93,8 @@ describe('C3: a waiter whose session expires', () => {
       await run.holder.session.close();
     }
     record.figures['networkRejectionMaxMs'] = Math.max(...rejectionMs);
+    record.figures['sessionLostAfterDeadlineMaxMs'] = Math.max(...lostAfterDeadline);
+    record.check('each session was reported lost within 250 ms of its lease deadline', lostAfterDeadline.every((ms) => ms >= 0 && ms <= 250), lostAfterDeadline);
     record.end('network');
     expect(record.failed()).toEqual([]);
   });
