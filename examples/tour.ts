@@ -14,6 +14,7 @@ import {
   FutureRevisionError,
   InvalidArgumentError,
   type KeyValue,
+  type LockHandle,
   Op,
   Range,
   Watch,
@@ -171,6 +172,37 @@ async function tour(etcd: Etcd, throwaway: boolean): Promise<void> {
   say(`timeToLive(id, { keys: true }) lists ${keys.map(String).join(', ')}`);
   await kept.revoke();
   say(`revoke(): kept.lost resolved with reason "${(await kept.lost).reason}"; the key: ${show(await etcd.get('tour/presence/worker-1'))}`);
+
+  heading('a lock: withLock, the fencing token and a guarded write');
+  let second: Promise<LockHandle> | undefined;
+  const token = await etcd.lock.withLock(
+    'tour/locks/report',
+    async (lock) => {
+      say(`holding ${lock.key.toString()} (on lease ${lock.leaseId.toString(16)}); fencing token ${lock.fencingToken}: the key's create revision`);
+      second = etcd.lock.acquire('tour/locks/report', { ttl: 10 }); // another holder waits in line
+      const [written] = await lock.guarded([Op.put('tour/report', `written under token ${lock.fencingToken}`)]);
+      say(`guarded write at revision ${written.header.revision}: applied only while the lock key is still this holder's`);
+      return lock.fencingToken;
+    },
+    { ttl: 10 },
+  );
+  const handedOver = await second!;
+  say(`withLock resolved with ${token} and released the lock; the waiter got it next, with token ${handedOver.fencingToken}`);
+  await handedOver.release();
+
+  heading('an election: campaign, leader, proclaim, resign');
+  const election = etcd.election('tour/election/scheduler');
+  const leadership = await election.campaign('node-1', { ttl: 10 });
+  say(`campaign('node-1') won: key ${leadership.key.toString()}, term ${leadership.revision} (the key's create revision)`);
+  const standby = election.campaign('node-2', { ttl: 10 });
+  say(`leader(): ${show(await election.leader())}`);
+  await leadership.proclaim('node-1 (draining)');
+  say(`after proclaim: ${show(await election.leader())}`);
+  await leadership.resign();
+  say(`resign(): lost resolved with reason "${(await leadership.lost).reason}"`);
+  const next = await standby;
+  say(`node-2, which was waiting, leads now: ${show(await election.leader())}`);
+  await next.resign();
 
   heading('typed errors');
   try {
