@@ -2,6 +2,7 @@ import type { CallOptions } from '../connection/call-options.js';
 import { LeadershipLostError, type OwnershipLossReason } from '../connection/errors.js';
 import { type Bytes, toBuffer } from '../encoding/bytes.js';
 import type { Compare } from '../txn/compare.js';
+import type { Op } from '../txn/op.js';
 import { HeldKey, type HeldKeyParts } from '../lock/held-key.js';
 
 /** How a leadership proclaims and resigns: through the election service or with guarded transactions. @internal */
@@ -97,7 +98,7 @@ export class Leadership extends HeldKey<LeadershipLostError> {
   }
 
   /** A guarded delete of the leader key, or the revoke of a granted session. @internal */
-  removeLeaderKey(deleteOp: import('../txn/op.js').Op, options: CallOptions | undefined): Promise<void> {
+  removeLeaderKey(deleteOp: Op, options: CallOptions | undefined): Promise<void> {
     return this.removeKey(deleteOp, options);
   }
 }
