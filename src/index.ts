@@ -111,7 +111,14 @@ export type {
   UserAdmin,
 } from './admin/auth.js';
 export type { ChannelState } from './connection/endpoint-channel.js';
-export type { EtcdErrorInit, EtcdErrorOrigin, GrpcStatusCode, LeaseLossReason, OwnershipLossReason } from './connection/errors.js';
+export type {
+  EtcdErrorInit,
+  EtcdErrorOrigin,
+  GrpcStatusCode,
+  LeaseLossReason,
+  OwnershipLossInit,
+  OwnershipLossReason,
+} from './connection/errors.js';
 export type { Bytes } from './encoding/bytes.js';
 export type { Int64Input } from './encoding/int64.js';
 export type { ResponseHeader } from './kv/key-value.js';

@@ -11,7 +11,7 @@ import {
   SessionExpiredError,
 } from 'etcdkit';
 import { until } from './admin/support.js';
-import { keysUnder, stateAfter } from './helpers/coordination.js';
+import { interruptQueued, keysUnder, stateAfter, waitForKeys } from './helpers/coordination.js';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
 
 const etcd = useEtcd();
@@ -68,9 +68,9 @@ describe.each(['service', 'recipe'] as const)('etcd.election (%s)', (mode) => {
     const leader = await election.campaign('leader', { ttl: 10 });
     const before = await client.session({ ttl: 10 });
     const middle = election.campaign('middle', { session: before });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
+    await waitForKeys(client, `${name}/`, 2);
     const last = election.campaign('last', { ttl: 10 });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 3, 3_000);
+    await waitForKeys(client, `${name}/`, 3);
     // The key just before the last candidate goes away; the leader is still there.
     await client.lease.revoke(before.leaseId);
     expect(await rejectionOf(() => middle)).toBeInstanceOf(SessionExpiredError);
@@ -87,18 +87,26 @@ describe.each(['service', 'recipe'] as const)('etcd.election (%s)', (mode) => {
     const leader = await election.campaign('leader', { ttl: 10 });
     await expect(election.campaign('late', { ttl: 10, timeoutMs: 300 })).rejects.toBeInstanceOf(DeadlineExceededError);
     const controller = new AbortController();
-    const aborted = election.campaign('aborted', { ttl: 10, signal: controller.signal });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    controller.abort();
-    expect(await rejectionOf(() => aborted)).toBeInstanceOf(CancelledError);
-    expect(await keysUnder(client, `${name}/`)).toEqual([leader.key.toString()]);
+    const aborted = await interruptQueued(
+      client,
+      `${name}/`,
+      2,
+      () => election.campaign('aborted', { ttl: 10, signal: controller.signal }),
+      () => controller.abort(),
+    );
+    expect(aborted.error).toBeInstanceOf(CancelledError);
+    expect(aborted.keys).toEqual([leader.key.toString()]);
 
     const session = await client.session({ ttl: 3 });
-    const expiring = election.campaign('expiring', { session });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    await etcd.client().lease.revoke(session.leaseId);
-    expect(await rejectionOf(() => expiring)).toBeInstanceOf(SessionExpiredError);
-    expect(await keysUnder(client, `${name}/`)).toEqual([leader.key.toString()]);
+    const expired = await interruptQueued(
+      client,
+      `${name}/`,
+      2,
+      () => election.campaign('expiring', { session }),
+      () => etcd.client().lease.revoke(session.leaseId),
+    );
+    expect(expired.error).toBeInstanceOf(SessionExpiredError);
+    expect(expired.keys).toEqual([leader.key.toString()]);
     await leader.resign();
   });
 

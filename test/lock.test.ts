@@ -10,8 +10,7 @@ import {
   Op,
   SessionExpiredError,
 } from 'etcdkit';
-import { until } from './admin/support.js';
-import { keysUnder, stateAfter } from './helpers/coordination.js';
+import { interruptQueued, keysUnder, stateAfter, waitForKeys } from './helpers/coordination.js';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
 
 const etcd = useEtcd();
@@ -82,13 +81,16 @@ describe('the lock service (etcd.lock)', () => {
     expect(await keysUnder(client, `${name}/`)).toEqual([holder.key.toString()]);
 
     const controller = new AbortController();
-    const aborted = client.lock.acquire(name, { ttl: 10, signal: controller.signal });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    controller.abort(new Error('changed my mind'));
-    const error = await rejectionOf(() => aborted);
+    const { error, keys } = await interruptQueued(
+      client,
+      `${name}/`,
+      2,
+      () => client.lock.acquire(name, { ttl: 10, signal: controller.signal }),
+      () => controller.abort(new Error('changed my mind')),
+    );
     expect(error).toBeInstanceOf(CancelledError);
     expect((error as CancelledError).cause).toEqual(new Error('changed my mind'));
-    expect(await keysUnder(client, `${name}/`)).toEqual([holder.key.toString()]);
+    expect(keys).toEqual([holder.key.toString()]);
 
     const next = client.lock.acquire(name, { session });
     await holder.release();
@@ -166,11 +168,15 @@ describe('the lock service (etcd.lock)', () => {
     const name = `${etcd.prefix()}expire`;
     const holder = await client.lock.acquire(name, { ttl: 10 });
     const session = await client.session({ ttl: 3 });
-    const waiting = client.lock.acquire(name, { session });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    await etcd.client().lease.revoke(session.leaseId);
-    expect(await rejectionOf(() => waiting)).toBeInstanceOf(SessionExpiredError);
-    expect(await keysUnder(client, `${name}/`)).toEqual([holder.key.toString()]);
+    const { error, keys } = await interruptQueued(
+      client,
+      `${name}/`,
+      2,
+      () => client.lock.acquire(name, { session }),
+      () => etcd.client().lease.revoke(session.leaseId),
+    );
+    expect(error).toBeInstanceOf(SessionExpiredError);
+    expect(keys).toEqual([holder.key.toString()]);
     await holder.release();
   });
 
@@ -242,7 +248,7 @@ describe('Mutex (the client-side recipe)', () => {
           return lock;
         }),
       );
-      await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === index + 2, 3_000);
+      await waitForKeys(client, `${name}/`, index + 2);
     }
     // The middle waiter's session ends: the last one must still wait for the first.
     const middle = waiters[1]!;
@@ -298,11 +304,9 @@ describe('Mutex (the client-side recipe)', () => {
     const session = await client.session({ ttl: 10 });
     const mutex = new Mutex(client, name, { session });
     const controller = new AbortController();
-    const waiting = mutex.lock({ signal: controller.signal });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    controller.abort();
-    expect(await rejectionOf(() => waiting)).toBeInstanceOf(CancelledError);
-    expect(await keysUnder(client, `${name}/`)).toEqual([holder.key.toString()]);
+    const { error, keys } = await interruptQueued(client, `${name}/`, 2, () => mutex.lock({ signal: controller.signal }), () => controller.abort());
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(keys).toEqual([holder.key.toString()]);
     await expect(mutex.lock({ timeoutMs: 200 })).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(await keysUnder(client, `${name}/`)).toEqual([holder.key.toString()]);
     await holder.release();

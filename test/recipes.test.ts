@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Barrier, CancelledError, DeadlineExceededError, DoubleBarrier, InvalidArgumentError, Queue, ReadWriteLock } from 'etcdkit';
-import { until } from './admin/support.js';
-import { keysUnder, stateAfter } from './helpers/coordination.js';
+import { interruptQueued, keysUnder, stateAfter, waitForKeys } from './helpers/coordination.js';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
 
 const etcd = useEtcd();
@@ -13,9 +12,9 @@ describe('ReadWriteLock', () => {
     const rw = new ReadWriteLock(client, name, { ttl: 10 });
     const [r1, r2] = await Promise.all([rw.read(), rw.read()]);
     const writer = rw.write();
-    await until(() => keysUnder(client, `${name}/write/`), (keys) => keys.length === 1, 3_000);
+    await waitForKeys(client, `${name}/write/`, 1);
     const lateReader = rw.read();
-    await until(() => keysUnder(client, `${name}/read/`), (keys) => keys.length === 3, 3_000);
+    await waitForKeys(client, `${name}/read/`, 3);
     expect(await stateAfter(writer, 200)).toBe('pending');
     expect(await stateAfter(lateReader, 0)).toBe('pending');
     await r1.release();
@@ -40,11 +39,9 @@ describe('ReadWriteLock', () => {
     const writer = await rw.write();
     await expect(rw.read({ timeoutMs: 200 })).rejects.toBeInstanceOf(DeadlineExceededError);
     const controller = new AbortController();
-    const waiting = rw.write({ signal: controller.signal });
-    await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
-    controller.abort();
-    expect(await rejectionOf(() => waiting)).toBeInstanceOf(CancelledError);
-    expect(await keysUnder(client, `${name}/`)).toEqual([writer.key.toString()]);
+    const { error, keys } = await interruptQueued(client, `${name}/`, 2, () => rw.write({ signal: controller.signal }), () => controller.abort());
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(keys).toEqual([writer.key.toString()]);
     await writer.release();
     expect(() => new ReadWriteLock(client, '')).toThrow(InvalidArgumentError);
     expect(() => new ReadWriteLock({} as never, 'x')).toThrow(InvalidArgumentError);

@@ -393,7 +393,7 @@ export class SessionExpiredError extends EtcdError {
  */
 export type OwnershipLossReason = 'session-lost' | 'deleted' | 'released';
 
-/** Fields of {@link LockLostError} and {@link LeadershipLostError}. @internal */
+/** Fields of {@link LockLostError} and {@link LeadershipLostError}. */
 export interface OwnershipLossInit extends EtcdErrorInit {
   /** The key that was held, as the server knows it. */
   key: Buffer;
@@ -401,41 +401,35 @@ export interface OwnershipLossInit extends EtcdErrorInit {
   reason: OwnershipLossReason;
 }
 
+/** Declares the error class of a lost lock or leadership, which says which key and why. */
+function ownershipLossClass(kind: 'lockLost' | 'leadershipLost', brand: string) {
+  const { code, defaults } = kinds[kind];
+  return class extends EtcdError {
+    static override readonly brand: string = brand;
+    /** The key that was held, as the server knows it. */
+    readonly key: Buffer;
+    /** Why it is no longer held. */
+    readonly reason: OwnershipLossReason;
+    /** @internal */
+    constructor(message: string, init: OwnershipLossInit) {
+      super(code, message, init, defaults);
+      this.key = init.key;
+      this.reason = init.reason;
+    }
+  };
+}
+
 /**
  * A lock is no longer held: what a lock handle's `lost` resolves with, and what its guarded
  * operations reject with once the lock can no longer be trusted.
  */
-export class LockLostError extends EtcdError {
-  static override readonly brand: string = 'etcdkit.error.LockLostError';
-  /** The lock key, as the server knows it. */
-  readonly key: Buffer;
-  /** Why the lock is no longer held. */
-  readonly reason: OwnershipLossReason;
-  /** @internal */
-  constructor(message: string, init: OwnershipLossInit) {
-    super(kinds.lockLost.code, message, init, kinds.lockLost.defaults);
-    this.key = init.key;
-    this.reason = init.reason;
-  }
-}
+export class LockLostError extends ownershipLossClass('lockLost', 'etcdkit.error.LockLostError') {}
 
 /**
  * A leadership is no longer held (Go's `ErrElectionNotLeader`): what a leadership's `lost`
  * resolves with, and what `proclaim` and guarded operations reject with once it is gone.
  */
-export class LeadershipLostError extends EtcdError {
-  static override readonly brand: string = 'etcdkit.error.LeadershipLostError';
-  /** The leader key, as the server knows it. */
-  readonly key: Buffer;
-  /** Why the leadership is no longer held. */
-  readonly reason: OwnershipLossReason;
-  /** @internal */
-  constructor(message: string, init: OwnershipLossInit) {
-    super(kinds.leadershipLost.code, message, init, kinds.leadershipLost.defaults);
-    this.key = init.key;
-    this.reason = init.reason;
-  }
-}
+export class LeadershipLostError extends ownershipLossClass('leadershipLost', 'etcdkit.error.LeadershipLostError') {}
 
 /** A software transaction (`etcd.stm`) kept conflicting with concurrent writers until its retries ran out. */
 export class StmConflictError extends EtcdError {

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { type Etcd, Mutex, type Namespace, SessionExpiredError, type Session } from 'etcdkit';
 import { startFaultProxy } from 'etcdkit/testing';
 import { until } from '../admin/support.js';
-import { keysUnder } from '../helpers/coordination.js';
+import { keysUnder, waitForKeys } from '../helpers/coordination.js';
 import { useLeaseScenario } from './lease-probe.js';
 import { FaultRecord, errorName, percentile, round, SettlementTracker } from './support.js';
 
@@ -65,7 +65,7 @@ describe('C3: a waiter whose session expires', () => {
         const session = await waiterClient.session({ ttl: TTL });
         const { entry, promise } = tracker.track(kind, () => kinds[kind]!(waiterClient, name, session));
         const lostAt = session.lost.then(() => Date.now());
-        await until(() => keysUnder(direct, `${name}/`), (keys) => keys.length === 2, 5_000);
+        await waitForKeys(direct, `${name}/`, 2);
         return { kind, name, holder, entry, promise, session, lostAt };
       }),
     );
@@ -115,7 +115,7 @@ describe('C3: a waiter whose session expires', () => {
           (held) => ({ held }),
           (error: unknown) => ({ error }),
         );
-        await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 5_000);
+        await waitForKeys(client, `${name}/`, 2);
         const revokedAt = performance.now();
         await other.lease.revoke(session.leaseId);
         await letGo(holder.held);

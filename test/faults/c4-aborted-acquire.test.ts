@@ -10,8 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CancelledError, DeadlineExceededError, type Etcd, type LockHandle, Mutex, type WaitOptions } from 'etcdkit';
-import { until } from '../admin/support.js';
-import { keysUnder } from '../helpers/coordination.js';
+import { keysUnder, waitForKeys } from '../helpers/coordination.js';
 import { useLeaseScenario } from './lease-probe.js';
 import { errorName, FaultRecord, sleep } from './support.js';
 
@@ -41,7 +40,7 @@ describe('C4: aborted acquire', () => {
         const session = await client.session({ ttl: 10 });
         const controller = new AbortController();
         const waiting = acquire(client, name, how === 'signal' ? { session, signal: controller.signal } : { session, timeoutMs: 300 });
-        await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
+        await waitForKeys(client, `${name}/`, 2);
         controller.abort();
         const error = await waiting.then(
           () => undefined,
@@ -81,7 +80,7 @@ describe('C4: aborted acquire', () => {
           const session = sessionKind === 'borrowed' ? await client.session({ ttl: 10 }) : undefined;
           const controller = new AbortController();
           const waiting = acquire(client, name, session ? { session, signal: controller.signal } : { ttl: 10, signal: controller.signal });
-          await until(() => keysUnder(client, `${name}/`), (keys) => keys.length === 2, 3_000);
+          await waitForKeys(client, `${name}/`, 2);
           let releasedAt = Number.POSITIVE_INFINITY;
           const released = holder.release().then(() => (releasedAt = performance.now()));
           await sleep(delay);
