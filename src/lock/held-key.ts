@@ -5,7 +5,7 @@ import type { Op } from '../txn/op.js';
 import type { ResultsOf } from '../txn/results.js';
 import type { Txn } from '../txn/txn.js';
 import type { Session } from '../lease/session.js';
-import type { SessionHold } from './session-scope.js';
+import { type SessionHold, sessionSignal } from './session-scope.js';
 
 /** What a held key needs from the client or namespace view it was taken through. @internal */
 export interface TxnHost {
@@ -63,8 +63,15 @@ export abstract class HeldKey<E extends LossError> implements AsyncDisposable {
     this.key = parts.key;
     this.session = parts.hold.session;
     this.lost = new Promise<E>((resolve) => (this.#resolveLost = resolve));
-    void this.session.lost.then((cause) => this.markLost('session-lost', `the session (lease ${this.leaseId.toString(16)}) ended`, cause));
+    this.#sessionEnded = sessionSignal(this.session);
+    if (this.#sessionEnded.aborted) this.#onSessionEnded();
+    else this.#sessionEnded.addEventListener('abort', this.#onSessionEnded, { once: true });
   }
+
+  readonly #sessionEnded: AbortSignal;
+  readonly #onSessionEnded = (): void => {
+    this.markLost('session-lost', `the session (lease ${this.leaseId.toString(16)}) ended`, this.#sessionEnded.reason);
+  };
 
   /** The ID of the lease the key is attached to. */
   get leaseId(): bigint {
@@ -136,6 +143,7 @@ export abstract class HeldKey<E extends LossError> implements AsyncDisposable {
     if (this.#error !== undefined) return this.#error;
     const error = this.lossError(reason, message, cause);
     this.#error = error;
+    this.#sessionEnded.removeEventListener('abort', this.#onSessionEnded);
     this.#resolveLost(error);
     this.#controller?.abort(error);
     if (reason !== 'released') void this.finish();

@@ -98,8 +98,13 @@ export async function holdSession(source: SessionSource, choice: LeaseChoice | u
 
 const sessionSignals = new WeakMap<Session, AbortSignal>();
 
-/** One signal per session, aborted when the session ends, so waits add and remove a listener instead of chaining on `lost`. */
-function sessionSignal(session: Session): AbortSignal {
+/**
+ * One signal per session, aborted (with the loss as its reason) when the session ends, so the
+ * many waits and holds of a long-lived session add and remove a listener instead of each
+ * chaining a callback on `lost` that lives as long as the session.
+ * @internal
+ */
+export function sessionSignal(session: Session): AbortSignal {
   let signal = sessionSignals.get(session);
   if (signal === undefined) {
     const controller = new AbortController();
