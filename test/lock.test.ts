@@ -3,6 +3,7 @@ import {
   CancelledError,
   Compare,
   DeadlineExceededError,
+  EtcdError,
   InvalidArgumentError,
   LockHandle,
   LockLostError,
@@ -11,7 +12,7 @@ import {
   SessionExpiredError,
 } from 'etcdkit';
 import { interruptQueued, keysUnder, stateAfter, waitForKeys } from './helpers/coordination.js';
-import { rejectionOf, useEtcd } from './helpers/etcd.js';
+import { activeResources, rejectionOf, useEtcd, waitForResourcesAtMost } from './helpers/etcd.js';
 
 const etcd = useEtcd();
 
@@ -212,6 +213,21 @@ describe('the lock service (etcd.lock)', () => {
       expect((error as InvalidArgumentError).argument).toBe(argument);
     }
     await session.close();
+  });
+});
+
+describe('closing the client', () => {
+  it('ends held locks and waits, and leaves no handle open', async () => {
+    const baseline = activeResources();
+    const client = etcd.client();
+    const name = `${etcd.prefix()}close`;
+    const held = await client.lock.acquire(name, { ttl: 10 });
+    const waiting = new Mutex(client, name, { ttl: 10 }).lock().catch((error: unknown) => error);
+    await waitForKeys(client, `${name}/`, 2);
+    await client.close();
+    expect((await held.lost).reason).toBe('session-lost');
+    expect(await waiting).toBeInstanceOf(EtcdError);
+    expect(await waitForResourcesAtMost(baseline)).toEqual({});
   });
 });
 

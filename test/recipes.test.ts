@@ -100,6 +100,7 @@ describe('DoubleBarrier', () => {
     await one.leave();
     expect(await keysUnder(client, `${name}/`)).toEqual([]);
     expect(() => new DoubleBarrier(client, name, 0)).toThrow(InvalidArgumentError);
+    expect(((await rejectionOf(() => one.leave())) as InvalidArgumentError).argument).toBe('barrier');
   });
 });
 

@@ -101,11 +101,13 @@ export class DoubleBarrier {
    * Leaves, and waits until every participant has left. The oldest participant leaves last:
    * the others delete their key and wait for it; it waits for them and then takes the barrier
    * down for the next round.
-   * @throws `CancelledError`, `DeadlineExceededError` (this participant's key may then remain until its session ends).
+   * @throws `InvalidArgumentError` when this participant has not entered; `CancelledError`,
+   * `DeadlineExceededError` (this participant's key may then remain until its session ends).
    */
   async leave(options?: CallOptions): Promise<void> {
     const source = 'DoubleBarrier.leave';
     checkCallOptions(options, source);
+    if (this.#key === undefined) throw new InvalidArgumentError('barrier', 'this participant has not entered; enter() first', { source });
     const scope = new WaitScope(source, options);
     try {
       for (;;) {
