@@ -55,6 +55,11 @@ export abstract class HeldKey<E extends LossError> implements AsyncDisposable {
   #resolveLost!: (error: E) => void;
   #controller: AbortController | undefined;
   #ending: Promise<void> | undefined;
+  /** The session's shared end signal, listened to until the key is lost or released. */
+  readonly #sessionEnded: AbortSignal;
+  readonly #onSessionEnded = (): void => {
+    this.markLost('session-lost', `the session (lease ${this.leaseId.toString(16)}) ended`, this.#sessionEnded.reason);
+  };
 
   /** @internal */
   protected constructor(parts: HeldKeyParts) {
@@ -67,11 +72,6 @@ export abstract class HeldKey<E extends LossError> implements AsyncDisposable {
     if (this.#sessionEnded.aborted) this.#onSessionEnded();
     else this.#sessionEnded.addEventListener('abort', this.#onSessionEnded, { once: true });
   }
-
-  readonly #sessionEnded: AbortSignal;
-  readonly #onSessionEnded = (): void => {
-    this.markLost('session-lost', `the session (lease ${this.leaseId.toString(16)}) ended`, this.#sessionEnded.reason);
-  };
 
   /** The ID of the lease the key is attached to. */
   get leaseId(): bigint {

@@ -33,7 +33,7 @@ const ISOLATIONS: readonly StmIsolation[] = ['serializable-snapshot', 'serializa
 
 /** Options of `etcd.stm()`. */
 export interface StmOptions extends CallOptions {
-  /** @defaultValue 'serializable-snapshot' */
+  /** What the commit checks and how reads see the store (see {@link StmIsolation}). @defaultValue 'serializable-snapshot' */
   isolation?: StmIsolation;
   /**
    * How many times the function may be re-run after a conflict before the call rejects with
