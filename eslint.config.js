@@ -8,7 +8,7 @@ const FOCUSED = 'Focused tests (.only) must not be committed: they silently skip
 const focusedTests = ['describe', 'it', 'test', 'suite'].map((object) => ({ object, property: 'only', message: FOCUSED }));
 
 export default defineConfig(
-  globalIgnores(['src/generated/**', 'dist/**', 'node_modules/**', 'coverage/**']),
+  globalIgnores(['src/generated/**', 'dist/**', 'node_modules/**', 'coverage/**', 'bench/.build/**', 'bench/profiles/**']),
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

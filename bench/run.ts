@@ -1,0 +1,382 @@
+/**
+ * `npm run bench [-- --quick] [-- --only=put-64,get-256] [-- --clients=etcdkit,floor] [-- --profile]`
+ *
+ * Starts a throwaway single-node etcd, then runs every workload for etcdkit, the npm `etcd3`
+ * package and a bare grpc-js floor, each client in its own child process (bench/worker.ts),
+ * interleaved A B C A B C in rounds. Writes bench/RESULTS.md and bench/ratios.svg.
+ * See bench/README.md for the method.
+ */
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Etcd, Range } from '../src/index.js';
+import { type EtcdServer, startEtcd } from '../src/testing/index.js';
+import { CLIENT_NAMES, type ClientName } from './clients/types.js';
+import type { Dataset, LoopKind, RoundResult, Step, WorkerInit, WorkerReply } from './protocol.js';
+import { renderMarkdown, renderSvg, type WorkloadReport } from './report.js';
+import { type Summary, summarize } from './stats.js';
+import { StampedWriter } from './writer.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// --- options -------------------------------------------------------------------------------------
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const found = args.find((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
+  if (found === undefined) return undefined;
+  return found.includes('=') ? found.slice(found.indexOf('=') + 1) : '';
+};
+const quick = flag('quick') !== undefined;
+const only = flag('only')?.split(',').filter(Boolean);
+const clients = (flag('clients')?.split(',').filter(Boolean) ?? [...CLIENT_NAMES]) as ClientName[];
+const profile = flag('profile') !== undefined;
+for (const client of clients) {
+  if (!CLIENT_NAMES.includes(client)) throw new Error(`unknown client ${client}; expected ${CLIENT_NAMES.join(', ')}`);
+}
+
+const CONFIG = quick
+  ? { loopRounds: 2, firstWarmupMs: 500, warmupMs: 200, measureMs: 600, watchEvents: 10_000, watchRounds: 1, watchers: 2_000, watcherRounds: 1, leases: 1_000, leaseTtl: 3, leaseWindowMs: 3_000, leaseRounds: 1 }
+  : { loopRounds: 3, firstWarmupMs: 1_500, warmupMs: 300, measureMs: 2_000, watchEvents: 50_000, watchRounds: 2, watchers: 10_000, watcherRounds: 2, leases: 1_000, leaseTtl: 3, leaseWindowMs: 10_000, leaseRounds: 2 };
+
+// Overrides, for profiling one workload at length: --rounds=N, --measure-ms=N, --warmup-ms=N.
+const overrides = { rounds: flag('rounds'), measureMs: flag('measure-ms'), warmupMs: flag('warmup-ms') };
+if (overrides.rounds) CONFIG.loopRounds = CONFIG.watchRounds = CONFIG.watcherRounds = CONFIG.leaseRounds = Number(overrides.rounds);
+if (overrides.measureMs) CONFIG.measureMs = Number(overrides.measureMs);
+if (overrides.warmupMs) CONFIG.warmupMs = Number(overrides.warmupMs);
+
+/** Puts in flight from the watch workloads' writer. */
+const WRITER_CONCURRENCY = 64;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+// --- workers -------------------------------------------------------------------------------------
+
+/** One client's child process, driven step by step. */
+class WorkerHandle {
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+  private exited = false;
+
+  private constructor(
+    readonly client: ClientName,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (reply: WorkerReply) => {
+      const waiter = this.pending.get(reply.id);
+      if (waiter === undefined) return;
+      this.pending.delete(reply.id);
+      if (reply.error !== undefined) waiter.reject(new Error(`${client} worker: ${reply.error}`));
+      else waiter.resolve(reply.result);
+    });
+    child.on('exit', (code) => {
+      this.exited = true;
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`${client} worker exited with code ${code}`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(init: WorkerInit, workload: string): Promise<WorkerHandle> {
+    const execArgv = ['--expose-gc'];
+    if (profile) {
+      const dir = join(here, 'profiles', workload, init.client);
+      mkdirSync(dir, { recursive: true });
+      execArgv.push('--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir);
+    }
+    const child = fork(join(here, '.build', 'bench', 'worker.js'), [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const handle = new WorkerHandle(init.client, child);
+    await new Promise<void>((resolve, reject) => {
+      handle.pending.set(0, { resolve: () => resolve(), reject });
+      child.send({ init });
+    });
+    return handle;
+  }
+
+  call<T>(request: Step): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.exited) {
+        reject(new Error(`${this.client} worker has exited`));
+        return;
+      }
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.child.send({ id, request });
+    });
+  }
+
+  async exit(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    await this.call({ step: 'exit' }).catch(() => undefined);
+    await exited;
+  }
+}
+
+// --- workloads -----------------------------------------------------------------------------------
+
+interface Context {
+  server: EtcdServer;
+  admin: Etcd;
+  writer: StampedWriter;
+  dataset: Dataset;
+}
+
+/** How a workload's figures are read, and which target applies to it (issue 7). */
+interface Workload {
+  id: string;
+  title: string;
+  /** What "op" means in ops/s and CPU/op. */
+  unit: string;
+  /** Latency column meaning. */
+  latency: string;
+  /** Allowed CPU/op over the floor: 1.1 (put, get, txn), 1.5 (watch, keep-alive), or none. */
+  floorTarget: number | undefined;
+  run(ctx: Context, workers: Map<ClientName, WorkerHandle>): Promise<Summary[]>;
+}
+
+/** Runs `turn` for every client in order, round after round: A B C A B C. */
+async function interleave(
+  workers: Map<ClientName, WorkerHandle>,
+  rounds: number,
+  label: string,
+  turn: (worker: WorkerHandle, round: number) => Promise<RoundResult>,
+): Promise<Map<ClientName, RoundResult[]>> {
+  const results = new Map<ClientName, RoundResult[]>([...workers.keys()].map((client) => [client, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const [client, worker] of workers) {
+      const result = await turn(worker, round);
+      results.get(client)!.push(result);
+      const extra = Object.entries(result.extra)
+        .filter(([key]) => !key.endsWith('Bytes') || key === 'heapPerWatcherBytes' || key === 'heapPerLeaseBytes')
+        .map(([key, value]) => `${key}=${Math.round(value * 10) / 10}`)
+        .join(' ');
+      log(
+        `  [${label}] round ${round}/${rounds} ${client.padEnd(7)} ${result.ops} ops in ${(result.elapsedMs / 1000).toFixed(2)} s, ` +
+          `CPU ${(result.cpuUs / Math.max(1, result.ops)).toFixed(1)} µs/op ${extra}`,
+      );
+    }
+  }
+  return results;
+}
+
+/**
+ * Compacts away the history of the previous turn (physically, so that no compaction runs
+ * during the next turn) and lets the server settle, so every client meets the same server.
+ */
+async function compact(admin: Etcd): Promise<void> {
+  const { header } = await admin.range(Range.key('bench/').withPrefix().withCountOnly());
+  await admin.compact(header.revision, { physical: true }).catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+function loopWorkload(id: string, title: string, kind: LoopKind, concurrency: number, floorTarget: number | undefined): Workload {
+  return {
+    id,
+    title,
+    unit: kind === 'range' ? 'ranges' : 'calls',
+    latency: 'call latency',
+    floorTarget,
+    async run(ctx, workers) {
+      const results = await interleave(workers, CONFIG.loopRounds, id, async (worker, round) => {
+        await compact(ctx.admin);
+        if (kind === 'cas') await Promise.all(ctx.dataset.casKeys.map((key) => ctx.admin.put(key, ctx.dataset.casValues[0])));
+        // The first round's longer warm-up lets the JIT settle before anything is measured.
+        const warmupMs = round === 1 ? CONFIG.firstWarmupMs : CONFIG.warmupMs;
+        return worker.call<RoundResult>({ step: 'loop', kind, concurrency, warmupMs, measureMs: CONFIG.measureMs });
+      });
+      return [...results].map(([client, rounds]) => summarize(client, rounds, (r) => ({ ops: r.ops, seconds: r.elapsedMs / 1000 })));
+    },
+  };
+}
+
+const watchThroughput: Workload = {
+  id: 'watch-1x50k',
+  title: `watch: 1 watcher, ${CONFIG.watchEvents.toLocaleString('en')} puts`,
+  unit: 'events',
+  latency: 'put issued → event handled',
+  floorTarget: 1.5,
+  async run(ctx, workers) {
+    const keys = Array.from({ length: 1_000 }, (_, i) => `bench/watch/${String(i).padStart(4, '0')}`);
+    const results = await interleave(workers, CONFIG.watchRounds, this.id, async (worker) => {
+      await compact(ctx.admin);
+      await worker.call({ step: 'watchPrefix', prefix: 'bench/watch/' });
+      await worker.call({ step: 'arm', expected: CONFIG.watchEvents });
+      const [result] = await Promise.all([
+        worker.call<RoundResult>({ step: 'collect', timeoutMs: 120_000 }),
+        ctx.writer.write(keys, CONFIG.watchEvents, WRITER_CONCURRENCY),
+      ]);
+      await worker.call({ step: 'stop' });
+      return result;
+    });
+    // Events/s over the span from the first to the last event; CPU over the whole window.
+    return [...results].map(([client, rounds]) =>
+      summarize(client, rounds, (r) => ({ ops: r.ops, seconds: (r.extra['spanMs'] ?? r.elapsedMs) / 1000 })),
+    );
+  },
+};
+
+const manyWatchers: Workload = {
+  id: 'watchers-10k',
+  title: `${CONFIG.watchers.toLocaleString('en')} watchers, one event each`,
+  unit: 'watchers created',
+  latency: 'put issued → event handled',
+  floorTarget: undefined,
+  async run(ctx, workers) {
+    const keys = Array.from({ length: CONFIG.watchers }, (_, i) => `bench/w/${String(i).padStart(5, '0')}`);
+    const results = await interleave(workers, CONFIG.watcherRounds, this.id, async (worker) => {
+      await compact(ctx.admin);
+      await worker.call({ step: 'watchKeys', keys });
+      await worker.call({ step: 'arm', expected: keys.length });
+      const [result] = await Promise.all([
+        worker.call<RoundResult>({ step: 'collect', timeoutMs: 120_000 }),
+        ctx.writer.write(keys, keys.length, WRITER_CONCURRENCY),
+      ]);
+      await worker.call({ step: 'stop' });
+      return result;
+    });
+    // Ops/s is the creation rate; CPU per watcher covers its creation and its one event.
+    return [...results].map(([client, rounds]) =>
+      summarize(
+        client,
+        rounds,
+        (r) => ({ ops: keys.length, seconds: (r.extra['createMs'] ?? Number.NaN) / 1000 }),
+        (r) => ({ ops: keys.length, cpuUs: r.cpuUs + (r.extra['createCpuUs'] ?? 0) }),
+      ),
+    );
+  },
+};
+
+const keptLeases: Workload = {
+  id: 'leases-1k',
+  title: `${CONFIG.leases.toLocaleString('en')} kept-alive leases (TTL ${CONFIG.leaseTtl} s) over ${CONFIG.leaseWindowMs / 1000} s`,
+  unit: 'keep-alives (server count)',
+  latency: '—',
+  floorTarget: 1.5,
+  async run(ctx, workers) {
+    const results = await interleave(workers, CONFIG.leaseRounds, this.id, async (worker) => {
+      await compact(ctx.admin);
+      await worker.call({ step: 'keepLeases', count: CONFIG.leases, ttl: CONFIG.leaseTtl });
+      // Let the grants' replies and the first refreshes settle before the window opens.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const renewedBefore = await ctx.server.metric('etcd_debugging_lease_renewed_total');
+      await worker.call({ step: 'arm', expected: 0 });
+      await new Promise((resolve) => setTimeout(resolve, CONFIG.leaseWindowMs));
+      const result = await worker.call<RoundResult>({ step: 'collect', timeoutMs: 0 });
+      const renewedAfter = await ctx.server.metric('etcd_debugging_lease_renewed_total');
+      await worker.call({ step: 'stop' });
+      // The server's count of renewals: the clients do not all expose one, and it is the truth.
+      return { ...result, ops: renewedAfter - renewedBefore };
+    });
+    return [...results].map(([client, rounds]) => summarize(client, rounds, (r) => ({ ops: r.ops, seconds: r.elapsedMs / 1000 })));
+  },
+};
+
+const WORKLOADS: Workload[] = [
+  loopWorkload('put-seq', 'put, sequential (1 in flight)', 'put', 1, 1.1),
+  loopWorkload('put-64', 'put, 64 in flight', 'put', 64, 1.1),
+  loopWorkload('put-256', 'put, 256 in flight', 'put', 256, 1.1),
+  loopWorkload('get-256', 'get, 256 in flight', 'get', 256, 1.1),
+  loopWorkload('txn-cas-64', 'txn compare-and-swap, 64 in flight', 'cas', 64, 1.1),
+  loopWorkload('range-1000', 'range of 1,000 keys (sequential)', 'range', 1, undefined),
+  watchThroughput,
+  manyWatchers,
+  keptLeases,
+];
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function populate(admin: Etcd, dataset: Dataset): Promise<void> {
+  const value = dataset.value;
+  const writes = [...dataset.getKeys, ...dataset.putKeys, ...dataset.casKeys];
+  for (let i = 0; i < writes.length; i += 256) {
+    await Promise.all(writes.slice(i, i + 256).map((key) => admin.put(key, value)));
+  }
+}
+
+/**
+ * Compiles the workers and the etcdkit sources with tsc (bench/tsconfig.json), so the workers
+ * run the code as it ships, on plain node.
+ */
+function buildWorkers(): void {
+  const tsc = join(here, '..', 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.json')], { stdio: 'inherit' });
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  buildWorkers();
+  log(`compiled the workers with tsc in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const selected = WORKLOADS.filter((workload) => only === undefined || only.includes(workload.id));
+  if (only !== undefined && selected.length !== only.length) {
+    throw new Error(`unknown workload in --only; expected some of ${WORKLOADS.map((w) => w.id).join(', ')}`);
+  }
+  const loadBefore = loadavg();
+  const server = await startEtcd({ extraArgs: ['--unsafe-no-fsync'] });
+  const status = await server.status();
+  log(
+    `etcd ${status.version} started at ${server.endpoint} with --unsafe-no-fsync (writes are not synced to disk, ` +
+      `so the figures measure the clients, not the disk)`,
+  );
+  log(`mode: ${quick ? 'quick' : 'full'}; clients ${clients.join(', ')}; each in its own process, interleaved in rounds`);
+  const admin = new Etcd({ endpoints: [server.endpoint] });
+  const writer = new StampedWriter(server.endpoint);
+  const dataset: Dataset = {
+    putKeys: Array.from({ length: 1_000 }, (_, i) => `bench/put/${String(i).padStart(4, '0')}`),
+    getKeys: Array.from({ length: 1_000 }, (_, i) => `bench/kv/${String(i).padStart(4, '0')}`),
+    casKeys: Array.from({ length: 256 }, (_, i) => `bench/cas/${String(i).padStart(3, '0')}`),
+    casValues: ['a'.repeat(64), 'b'.repeat(64)],
+    rangePrefix: 'bench/kv/',
+    value: 'v'.repeat(128),
+  };
+  const reports: WorkloadReport[] = [];
+  try {
+    await populate(admin, dataset);
+    for (const workload of selected) {
+      log(`${workload.id}: ${workload.title}`);
+      const workers = new Map<ClientName, WorkerHandle>();
+      const handles = await Promise.all(clients.map((client) => WorkerHandle.start({ client, endpoint: server.endpoint, dataset }, workload.id)));
+      for (const handle of handles) workers.set(handle.client, handle);
+      try {
+        const summaries = await workload.run({ server, admin, writer, dataset }, workers);
+        reports.push({ id: workload.id, title: workload.title, unit: workload.unit, latency: workload.latency, floorTarget: workload.floorTarget, summaries });
+      } finally {
+        await Promise.all(handles.map((handle) => handle.exit()));
+      }
+    }
+  } finally {
+    writer.close();
+    await admin.close();
+    await server.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const environment = {
+    mode: quick ? 'quick' : 'full',
+    node: process.version,
+    etcd: status.version,
+    cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+    loadBefore: loadBefore.map((load) => load.toFixed(2)).join(' '),
+    loadAfter: loadavg().map((load) => load.toFixed(2)).join(' '),
+    seconds,
+    date: new Date().toISOString(),
+    config: CONFIG,
+  };
+  const markdown = renderMarkdown(reports, environment);
+  if (only === undefined && clients.length === CLIENT_NAMES.length) {
+    writeFileSync(join(here, 'RESULTS.md'), markdown);
+    writeFileSync(join(here, 'ratios.svg'), renderSvg(reports, environment));
+    log('wrote bench/RESULTS.md and bench/ratios.svg');
+  } else {
+    log('partial run (--only or --clients): bench/RESULTS.md and bench/ratios.svg left as they were');
+  }
+  process.stdout.write(markdown);
+  log(`done in ${seconds.toFixed(0)} s`);
+}
+
+main().catch((error: unknown) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});
