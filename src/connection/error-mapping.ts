@@ -75,7 +75,7 @@ const messageRules: ReadonlyArray<readonly [string, ErrorFactory]> = [
   ['user name is empty', of(AuthFailedError)],
   ['authentication is not enabled', of(AuthNotEnabledError)],
   ['permission denied', of(PermissionDeniedError)],
-  ['no leader', of(NoLeaderError)],
+  ['etcdserver: no leader', of(NoLeaderError)],
 ];
 
 const statusRules: Partial<Record<number, ErrorFactory>> = {

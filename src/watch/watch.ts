@@ -3,7 +3,7 @@ import { ALL_KEYS_START, type Bytes, FROM_KEY_END, toBuffer } from '../encoding/
 import { type Int64Input, longToBigInt, toNonNegativeLong } from '../encoding/int64.js';
 import { builderKey, KeyRangeBuilder } from '../kv/key-range-builder.js';
 
-/** What a {@link Watch} builder holds. @internal */
+/** What a {@link Watch} builder holds (read by the watch multiplexer). */
 export interface WatchFields {
   key: Buffer;
   rangeEnd: Buffer;
