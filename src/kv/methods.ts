@@ -1,23 +1,25 @@
-import { rpcMethod } from '../connection/rpc-method.js';
+import { fastRpcMethod, rpcMethod } from '../connection/rpc-method.js';
+import {
+  decodeDeleteRangeResponseMessage,
+  decodePutResponseMessage,
+  decodeRangeResponseMessage,
+  decodeTxnResponseMessage,
+  encodeDeleteRangeRequest,
+  encodePutRequest,
+  encodeRangeRequest,
+  encodeTxnRequest,
+} from '../encoding/fast-codec.js';
 import {
   CompactionRequest,
   CompactionResponse,
-  DeleteRangeRequest,
-  DeleteRangeResponse,
   KVService,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
 } from '../generated/etcdserverpb/rpc.js';
 
-/** The KV service's unary methods. @internal */
+/** The KV service's unary methods; the four hot ones use the hand-written codecs. @internal */
 export const kvMethods = {
-  range: rpcMethod(KVService.range, RangeRequest, RangeResponse),
-  put: rpcMethod(KVService.put, PutRequest, PutResponse),
-  deleteRange: rpcMethod(KVService.deleteRange, DeleteRangeRequest, DeleteRangeResponse),
-  txn: rpcMethod(KVService.txn, TxnRequest, TxnResponse),
+  range: fastRpcMethod(KVService.range, encodeRangeRequest, decodeRangeResponseMessage),
+  put: fastRpcMethod(KVService.put, encodePutRequest, decodePutResponseMessage),
+  deleteRange: fastRpcMethod(KVService.deleteRange, encodeDeleteRangeRequest, decodeDeleteRangeResponseMessage),
+  txn: fastRpcMethod(KVService.txn, encodeTxnRequest, decodeTxnResponseMessage),
   compact: rpcMethod(KVService.compact, CompactionRequest, CompactionResponse),
 } as const;

@@ -1,9 +1,8 @@
-import { rpcMethod } from '../connection/rpc-method.js';
+import { fastRpcMethod, rpcMethod } from '../connection/rpc-method.js';
+import { decodeLeaseKeepAliveResponseMessage, encodeLeaseKeepAliveRequest } from '../encoding/fast-codec.js';
 import {
   LeaseGrantRequest,
   LeaseGrantResponse,
-  LeaseKeepAliveRequest,
-  LeaseKeepAliveResponse,
   LeaseLeasesRequest,
   LeaseLeasesResponse,
   LeaseRevokeRequest,
@@ -17,7 +16,7 @@ import {
 export const leaseMethods = {
   grant: rpcMethod(LeaseService.leaseGrant, LeaseGrantRequest, LeaseGrantResponse),
   revoke: rpcMethod(LeaseService.leaseRevoke, LeaseRevokeRequest, LeaseRevokeResponse),
-  keepAlive: rpcMethod(LeaseService.leaseKeepAlive, LeaseKeepAliveRequest, LeaseKeepAliveResponse),
+  keepAlive: fastRpcMethod(LeaseService.leaseKeepAlive, encodeLeaseKeepAliveRequest, decodeLeaseKeepAliveResponseMessage),
   timeToLive: rpcMethod(LeaseService.leaseTimeToLive, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse),
   leases: rpcMethod(LeaseService.leaseLeases, LeaseLeasesRequest, LeaseLeasesResponse),
 } as const;

@@ -12,15 +12,17 @@ import {
   WatchCanceledError,
 } from '../connection/errors.js';
 import { ReconnectingStream } from '../connection/reconnecting-stream.js';
-import { rpcMethod } from '../connection/rpc-method.js';
+import { fastRpcMethod, serializer } from '../connection/rpc-method.js';
+import { decodeWatchResponseMessage } from '../encoding/fast-codec.js';
 import { longToBigInt } from '../encoding/int64.js';
-import { WatchRequest, WatchResponse, WatchService } from '../generated/etcdserverpb/rpc.js';
+import { WatchRequest, type WatchResponse, WatchService } from '../generated/etcdserverpb/rpc.js';
 import type { Event as RawEvent } from '../generated/mvccpb/kv.js';
 import { toHeader } from '../kv/key-value.js';
 import { toWatchEvent, type WatchEvent } from './events.js';
 import { slowConsumer, type WatcherHost, type WatcherState } from './watcher.js';
 
-const watchMethod = rpcMethod(WatchService.watch, WatchRequest, WatchResponse);
+/** Responses, one per event batch, are read by the hand-written decoder (encoding/fast-codec.ts). */
+const watchMethod = fastRpcMethod(WatchService.watch, serializer(WatchRequest), decodeWatchResponseMessage);
 const SOURCE = 'Watch.Watch';
 /** A cancel for an ID the server no longer knows gets no reply: never wait longer than this. */
 const CANCEL_ACK_TIMEOUT_MS = 1_000;
