@@ -23,8 +23,12 @@ import type { LeaseIdArg } from './validate.js';
  */
 const SEND_GRID_MS = 250;
 
-/** The keep-alive stream reconnects quickly: a request is a few bytes, and a lease's margin is short. */
-const RECONNECT = { initialBackoffMs: 50, maxBackoffMs: 250 } as const;
+/**
+ * The keep-alive stream reconnects quickly: a request is a few bytes, and a lease's margin is
+ * short. While the channel itself is down the wait ends as soon as it recovers, so the cap only
+ * bounds how often a stream is reopened during a long outage (CPU while everything is down, F2).
+ */
+const RECONNECT = { initialBackoffMs: 50, maxBackoffMs: 1_000 } as const;
 
 const STREAM_SPEC = { source: LEASE_SOURCE.keepAlive, requireLeader: true } as const;
 
