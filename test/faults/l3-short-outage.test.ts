@@ -25,8 +25,8 @@ import { FaultRecord, now, percentile, round, sleep } from './support.js';
 const TTL = 5;
 const LEASES = 5;
 const KINDS = ['cut', 'freeze', 'refuse'] as const;
-/** Runs (5 per fault kind); `L3_RUNS` runs more, as the soak tier's 50. */
-const RUNS = Number(process.env['L3_RUNS'] ?? 15);
+/** Runs (3 per fault kind); `L3_RUNS` runs more, as the soak tier's 50 (the full tier runs 15). */
+const RUNS = Number(process.env['L3_RUNS'] ?? (process.env['FAULT_TIER'] === 'full' ? 15 : 9));
 /** Outages (freeze, refuse) last between these bounds; the upper one is TTL/2. */
 const MIN_OUTAGE_MS = 100;
 const MAX_OUTAGE_MS = (TTL * 1_000) / 2;
