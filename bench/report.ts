@@ -16,6 +16,7 @@ export interface Environment {
   node: string;
   etcd: string;
   cpu: string;
+  pinned: boolean;
   loadBefore: string;
   loadAfter: string;
   seconds: number;
@@ -58,13 +59,14 @@ export function ratios(report: WorkloadReport): Ratios | undefined {
   const kit = of(report, 'etcdkit');
   const etcd3 = of(report, 'etcd3');
   const floor = of(report, 'floor');
-  if (kit === undefined || etcd3 === undefined || floor === undefined) return undefined;
+  if (kit === undefined || (etcd3 === undefined && floor === undefined)) return undefined;
+  // A partial run (--clients) leaves the ratios to a missing client as NaN.
   return {
-    opsVsEtcd3: pairedRatio(kit.opsPerSecRounds, etcd3.opsPerSecRounds),
-    cpuVsEtcd3: pairedRatio(kit.cpuPerOpRoundsUs, etcd3.cpuPerOpRoundsUs),
-    rssVsEtcd3: kit.peakRssMb / etcd3.peakRssMb,
-    opsVsFloor: pairedRatio(kit.opsPerSecRounds, floor.opsPerSecRounds),
-    cpuVsFloor: pairedRatio(kit.cpuPerOpRoundsUs, floor.cpuPerOpRoundsUs),
+    opsVsEtcd3: etcd3 ? pairedRatio(kit.opsPerSecRounds, etcd3.opsPerSecRounds) : Number.NaN,
+    cpuVsEtcd3: etcd3 ? pairedRatio(kit.cpuPerOpRoundsUs, etcd3.cpuPerOpRoundsUs) : Number.NaN,
+    rssVsEtcd3: etcd3 ? kit.peakRssMb / etcd3.peakRssMb : Number.NaN,
+    opsVsFloor: floor ? pairedRatio(kit.opsPerSecRounds, floor.opsPerSecRounds) : Number.NaN,
+    cpuVsFloor: floor ? pairedRatio(kit.cpuPerOpRoundsUs, floor.cpuPerOpRoundsUs) : Number.NaN,
   };
 }
 
@@ -103,7 +105,10 @@ export function renderMarkdown(reports: readonly WorkloadReport[], env: Environm
   lines.push(
     `\`npm run bench${env.mode === 'quick' ? ' -- --quick' : ''}\`, ${env.mode} run of ${env.date}, ${env.seconds.toFixed(0)} s. ` +
       `etcd ${env.etcd}, one node started by \`etcdkit/testing\` with \`--unsafe-no-fsync\` (no fsync: the figures measure ` +
-      `the clients, not the disk). Node ${env.node}, ${env.cpu}; load average ${env.loadBefore} before, ${env.loadAfter} after.`,
+      `the clients, not the disk). Node ${env.node}, ${env.cpu}; load average ${env.loadBefore} before, ${env.loadAfter} after. ` +
+      (env.pinned
+        ? 'etcd (and the watch workloads\' writer) pinned to CPU 1, the client under test to CPU 0.'
+        : 'Not pinned to CPUs: the client and etcd share the cores.'),
     '',
   );
   lines.push(

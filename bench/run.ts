@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd, Range } from '../src/index.js';
 import { type EtcdServer, startEtcd } from '../src/testing/index.js';
-import { CLIENT_NAMES, type ClientName } from './clients/types.js';
+import { CLIENT_NAMES, type ClientName, EXTRA_CLIENT_NAMES } from './clients/types.js';
 import type { Dataset, LoopKind, RoundResult, Step, WorkerInit, WorkerReply } from './protocol.js';
 import { renderMarkdown, renderSvg, type WorkloadReport } from './report.js';
 import { type Summary, summarize } from './stats.js';
@@ -33,8 +33,24 @@ const quick = flag('quick') !== undefined;
 const only = flag('only')?.split(',').filter(Boolean);
 const clients = (flag('clients')?.split(',').filter(Boolean) ?? [...CLIENT_NAMES]) as ClientName[];
 const profile = flag('profile') !== undefined;
+/**
+ * Pin etcd (and this orchestrator, the watch workloads' writer) to CPU 1 and the client under
+ * test to CPU 0, so that the client's CPU time is not traded against the server's: on by
+ * default with 2 or more CPUs and `taskset` on PATH; `--no-pin` turns it off.
+ */
+const pin = flag('no-pin') === undefined && cpus().length >= 2 && hasTaskset();
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const KNOWN_CLIENTS: readonly ClientName[] = [...CLIENT_NAMES, ...EXTRA_CLIENT_NAMES];
 for (const client of clients) {
-  if (!CLIENT_NAMES.includes(client)) throw new Error(`unknown client ${client}; expected ${CLIENT_NAMES.join(', ')}`);
+  if (!KNOWN_CLIENTS.includes(client)) throw new Error(`unknown client ${client}; expected some of ${KNOWN_CLIENTS.join(', ')}`);
 }
 
 const CONFIG = quick
@@ -88,6 +104,7 @@ class WorkerHandle {
       execArgv.push('--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir);
     }
     const child = fork(join(here, '.build', 'bench', 'worker.js'), [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (pin && child.pid !== undefined) execFileSync('taskset', ['-a', '-cp', '0', String(child.pid)], { stdio: 'ignore' });
     const handle = new WorkerHandle(init.client, child);
     await new Promise<void>((resolve, reject) => {
       handle.pending.set(0, { resolve: () => resolve(), reject });
@@ -317,11 +334,16 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const server = await startEtcd({ extraArgs: ['--unsafe-no-fsync'] });
   const status = await server.status();
+  if (pin && server.pid !== undefined) {
+    execFileSync('taskset', ['-a', '-cp', '1', String(server.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+  }
   log(
     `etcd ${status.version} started at ${server.endpoint} with --unsafe-no-fsync (writes are not synced to disk, ` +
       `so the figures measure the clients, not the disk)`,
   );
   log(`mode: ${quick ? 'quick' : 'full'}; clients ${clients.join(', ')}; each in its own process, interleaved in rounds`);
+  log(pin ? 'pinned: etcd and the orchestrator on CPU 1, the client under test on CPU 0' : 'not pinned to CPUs');
   const admin = new Etcd({ endpoints: [server.endpoint] });
   const writer = new StampedWriter(server.endpoint);
   const dataset: Dataset = {
@@ -358,6 +380,7 @@ async function main(): Promise<void> {
     node: process.version,
     etcd: status.version,
     cpu: `${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+    pinned: pin,
     loadBefore: loadBefore.map((load) => load.toFixed(2)).join(' '),
     loadAfter: loadavg().map((load) => load.toFixed(2)).join(' '),
     seconds,
@@ -365,7 +388,7 @@ async function main(): Promise<void> {
     config: CONFIG,
   };
   const markdown = renderMarkdown(reports, environment);
-  if (only === undefined && clients.length === CLIENT_NAMES.length) {
+  if (only === undefined && clients.length === CLIENT_NAMES.length && CLIENT_NAMES.every((client) => clients.includes(client))) {
     writeFileSync(join(here, 'RESULTS.md'), markdown);
     writeFileSync(join(here, 'ratios.svg'), renderSvg(reports, environment));
     log('wrote bench/RESULTS.md and bench/ratios.svg');

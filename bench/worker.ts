@@ -22,6 +22,8 @@ async function loadClient(name: ClientName, endpoint: string): Promise<BenchClie
       return (await import('./clients/etcd3.js')).etcd3Client(endpoint);
     case 'floor':
       return (await import('./clients/floor.js')).floorClient(endpoint);
+    case 'floor-deadline':
+      return (await import('./clients/floor.js')).floorClient(endpoint, true);
   }
 }
 

@@ -29,18 +29,24 @@ function prefixEnd(prefix: string): Buffer {
  * far enough to read the one field the workload needs. No deadline, no metadata, no retries:
  * the least any client built on grpc-js can do per call.
  */
-export function floorClient(endpoint: string): BenchClient {
+export function floorClient(endpoint: string, withDeadline = false): BenchClient {
   const client = new grpc.Client(endpoint, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
     'grpc.use_local_subchannel_pool': 1,
   });
+  // With `withDeadline` (the `floor-deadline` client), every call carries what etcdkit's carry:
+  // a deadline 30 s out and the require-leader metadata.
+  const requireLeader = new grpc.Metadata();
+  requireLeader.set('hasleader', 'true');
 
   const unary = (path: string, request: Buffer): Promise<Buffer> =>
     new Promise((resolve, reject) => {
-      client.makeUnaryRequest(path, identity, identity, request, (error, response) => {
+      const done = (error: grpc.ServiceError | null, response?: Buffer): void => {
         if (error) reject(error);
         else resolve(response!);
-      });
+      };
+      if (withDeadline) client.makeUnaryRequest(path, identity, identity, request, requireLeader, { deadline: Date.now() + 30_000 }, done);
+      else client.makeUnaryRequest(path, identity, identity, request, done);
     });
 
   const openStream = (path: string): grpc.ClientDuplexStream<Buffer, Buffer> => {
@@ -50,7 +56,7 @@ export function floorClient(endpoint: string): BenchClient {
   };
 
   return {
-    name: 'floor',
+    name: withDeadline ? 'floor-deadline' : 'floor',
     preparePut: (keys, value) => {
       const requests = keys.map((key) => encoded(PutRequest.encode(PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) })).finish()));
       const path = KVService.put.path;

@@ -1,6 +1,11 @@
 /** The three clients every workload runs on. */
 export const CLIENT_NAMES = ['etcdkit', 'etcd3', 'floor'] as const;
-export type ClientName = (typeof CLIENT_NAMES)[number];
+/**
+ * Clients run only when named with `--clients`: `floor-deadline` is the floor with etcdkit's
+ * per-call deadline and require-leader metadata, to measure what those cost on their own.
+ */
+export const EXTRA_CLIENT_NAMES = ['floor-deadline'] as const;
+export type ClientName = (typeof CLIENT_NAMES)[number] | (typeof EXTRA_CLIENT_NAMES)[number];
 
 /** Ends what a watch or keep-alive set-up started. */
 export type Stop = () => Promise<void>;
