@@ -1,5 +1,5 @@
-import { ALL_KEYS_START, type Bytes, FROM_KEY_END } from '../encoding/bytes.js';
-import { DeleteRangeRequest } from '../generated/etcdserverpb/rpc.js';
+import { ALL_KEYS_START, type Bytes, EMPTY_BYTES, FROM_KEY_END } from '../encoding/bytes.js';
+import type { DeleteRangeRequest } from '../generated/etcdserverpb/rpc.js';
 import { builderKey, KeyRangeBuilder } from './key-range-builder.js';
 
 /**
@@ -17,12 +17,12 @@ export class Delete extends KeyRangeBuilder<DeleteRangeRequest> {
 
   /** A delete of one key (add `withPrefix`, `withRange` or `withFromKey` to delete more). */
   static key(key: Bytes): Delete {
-    return new Delete(DeleteRangeRequest.fromPartial({ key: builderKey(key, 'Delete.key') }));
+    return new Delete({ key: builderKey(key, 'Delete.key'), rangeEnd: EMPTY_BYTES, prevKv: false });
   }
 
   /** A delete of every key in the keyspace (or of the whole namespace, in a namespace view). */
   static all(): Delete {
-    return new Delete(DeleteRangeRequest.fromPartial({ key: ALL_KEYS_START, rangeEnd: FROM_KEY_END }));
+    return new Delete({ key: ALL_KEYS_START, rangeEnd: FROM_KEY_END, prevKv: false });
   }
 
   /** @internal */

@@ -1,3 +1,4 @@
+import type Long from 'long';
 import type { ResponseHeader as RawHeader } from '../generated/etcdserverpb/rpc.js';
 import type { KeyValue as RawKeyValue } from '../generated/mvccpb/kv.js';
 import { longToBigInt, optionalLongToBigInt } from '../encoding/int64.js';
@@ -57,12 +58,36 @@ export class KeyValue {
 
 const EMPTY_HEADER: ResponseHeader = Object.freeze({ clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n });
 
+/**
+ * The last ID converted, kept because every response of a member carries the same cluster and
+ * member IDs: 64-bit values whose conversion to `bigint` costs several allocations each.
+ */
+class IdCache {
+  private low = 0;
+  private high = 0;
+  private unsigned = true;
+  private value = 0n;
+
+  toBigInt(raw: Long): bigint {
+    if (raw.low !== this.low || raw.high !== this.high || raw.unsigned !== this.unsigned) {
+      this.value = longToBigInt(raw);
+      this.low = raw.low;
+      this.high = raw.high;
+      this.unsigned = raw.unsigned;
+    }
+    return this.value;
+  }
+}
+
+const clusterIds = new IdCache();
+const memberIds = new IdCache();
+
 /** Converts a generated header; a missing one (some 3.4 replies omit it) becomes all zeros. */
 export function toHeader(raw: RawHeader | undefined): ResponseHeader {
   if (raw === undefined) return EMPTY_HEADER;
   return {
-    clusterId: longToBigInt(raw.clusterId),
-    memberId: longToBigInt(raw.memberId),
+    clusterId: clusterIds.toBigInt(raw.clusterId),
+    memberId: memberIds.toBigInt(raw.memberId),
     revision: longToBigInt(raw.revision),
     raftTerm: optionalLongToBigInt(raw.raftTerm),
   };

@@ -1,7 +1,8 @@
+import Long from 'long';
 import { InvalidArgumentError } from '../connection/errors.js';
-import { type Bytes, toBuffer, toKey } from '../encoding/bytes.js';
+import { type Bytes, EMPTY_BYTES, toBuffer, toKey } from '../encoding/bytes.js';
 import { type Int64Input, toLong } from '../encoding/int64.js';
-import { PutRequest } from '../generated/etcdserverpb/rpc.js';
+import type { PutRequest } from '../generated/etcdserverpb/rpc.js';
 
 /**
  * An immutable put (write) request. Every `with*` returns a new `Put`.
@@ -20,7 +21,20 @@ export class Put {
 
   /** A put of `key`, with an empty value until {@link Put.withValue}. */
   static key(key: Bytes): Put {
-    return new Put(PutRequest.fromPartial({ key: toKey(key, 'key', 'Put.key') }));
+    return Put.of(toKey(key, 'key', 'Put.key'), EMPTY_BYTES);
+  }
+
+  /**
+   * `Put.key(key).withValue(value)` in one step (one request object instead of three), with the
+   * same checks in the same order. @internal
+   */
+  static keyValue(key: Bytes, value: Bytes): Put {
+    return Put.of(toKey(key, 'key', 'Put.key'), toBuffer(value, 'value', 'Put.withValue'));
+  }
+
+  /** The request with every other field at its default, as `PutRequest.fromPartial` makes it. */
+  private static of(key: Buffer, value: Buffer): Put {
+    return new Put({ key, value, lease: Long.ZERO, prevKv: false, ignoreValue: false, ignoreLease: false });
   }
 
   private with(changes: Partial<PutRequest>): Put {
@@ -94,6 +108,14 @@ export interface PutOptions {
 /** Builds the {@link Put} of a `put(key, value, options)` style call, or passes a given `Put` through. */
 export function toPut(keyOrPut: Bytes | Put, value: Bytes | undefined, options: PutOptions | undefined): Put {
   if (keyOrPut instanceof Put) return keyOrPut;
+  // The common case, a key and a value and no put option (options may hold call options).
+  if (
+    value !== undefined &&
+    (options === undefined ||
+      (options.lease === undefined && !options.prevKv && !options.ignoreValue && !options.ignoreLease))
+  ) {
+    return Put.keyValue(keyOrPut, value);
+  }
   let put = Put.key(keyOrPut);
   if (options?.ignoreValue) put = put.withIgnoreValue();
   if (options?.ignoreLease) put = put.withIgnoreLease();

@@ -1,7 +1,8 @@
+import Long from 'long';
 import { InvalidArgumentError } from '../connection/errors.js';
-import { ALL_KEYS_START, type Bytes, FROM_KEY_END } from '../encoding/bytes.js';
+import { ALL_KEYS_START, type Bytes, EMPTY_BYTES, FROM_KEY_END } from '../encoding/bytes.js';
 import { type Int64Input, toNonNegativeLong } from '../encoding/int64.js';
-import { RangeRequest, RangeRequest_SortOrder, RangeRequest_SortTarget } from '../generated/etcdserverpb/rpc.js';
+import { type RangeRequest, RangeRequest_SortOrder, RangeRequest_SortTarget } from '../generated/etcdserverpb/rpc.js';
 import { builderKey, KeyRangeBuilder } from './key-range-builder.js';
 
 /** What a range can be sorted by. */
@@ -51,12 +52,31 @@ export class Range extends KeyRangeBuilder<RangeRequest> {
 
   /** A read of one key (add `withPrefix`, `withRange` or `withFromKey` to read more). */
   static key(key: Bytes): Range {
-    return new Range(RangeRequest.fromPartial({ key: builderKey(key, 'Range.key') }));
+    return Range.of(builderKey(key, 'Range.key'), EMPTY_BYTES);
   }
 
   /** A read of every key in the keyspace (or of the whole namespace, in a namespace view). */
   static all(): Range {
-    return new Range(RangeRequest.fromPartial({ key: ALL_KEYS_START, rangeEnd: FROM_KEY_END }));
+    return Range.of(ALL_KEYS_START, FROM_KEY_END);
+  }
+
+  /** The request with every other field at its default, as `RangeRequest.fromPartial` makes it. */
+  private static of(key: Buffer, rangeEnd: Buffer): Range {
+    return new Range({
+      key,
+      rangeEnd,
+      limit: Long.ZERO,
+      revision: Long.ZERO,
+      sortOrder: RangeRequest_SortOrder.NONE,
+      sortTarget: RangeRequest_SortTarget.KEY,
+      serializable: false,
+      keysOnly: false,
+      countOnly: false,
+      minModRevision: Long.ZERO,
+      maxModRevision: Long.ZERO,
+      minCreateRevision: Long.ZERO,
+      maxCreateRevision: Long.ZERO,
+    });
   }
 
   /** @internal */
