@@ -22,7 +22,8 @@ export class WatchManager {
       throw new InvalidArgumentError('watch', 'expected a key or a Watch (Watch.key(...))', { source: 'Etcd.watch' });
     }
     const maxBufferedEvents = checkWatchOptions(options);
-    const fields = keySpace.range({ ...builder.fields });
+    // The builder's fields are frozen: a root view can share them (no copy per watcher).
+    const fields = keySpace.isRoot ? builder.fields : keySpace.range({ ...builder.fields });
     let stream = this.streams.get(fields.requireLeader);
     if (stream === undefined) {
       stream = new WatchStream(this.connection, fields.requireLeader);

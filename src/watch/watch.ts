@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../connection/errors.js';
-import { ALL_KEYS_START, type Bytes, FROM_KEY_END, toBuffer } from '../encoding/bytes.js';
+import { ALL_KEYS_START, type Bytes, EMPTY_BYTES, FROM_KEY_END, toBuffer } from '../encoding/bytes.js';
 import { type Int64Input, longToBigInt, toNonNegativeLong } from '../encoding/int64.js';
 import { builderKey, KeyRangeBuilder } from '../kv/key-range-builder.js';
 
@@ -48,7 +48,7 @@ export class Watch extends KeyRangeBuilder<WatchFields> {
 
   /** Watches one key (add `withPrefix`, `withRange` or `withFromKey` to watch more). */
   static key(key: Bytes): Watch {
-    return Watch.create(builderKey(key, 'Watch.key'), Buffer.alloc(0));
+    return Watch.create(builderKey(key, 'Watch.key'), EMPTY_BYTES);
   }
 
   /** Watches every key (or every key of the namespace, in a namespace view). */
