@@ -75,6 +75,7 @@ function notes(report: WorkloadReport, summary: Summary): string {
   const parts: string[] = [];
   if (e['createMs'] !== undefined) parts.push(`created in ${fmt(e['createMs'], 0)} ms`);
   if (e['heapPerWatcherBytes'] !== undefined) parts.push(`heap ${fmt(e['heapPerWatcherBytes'], 0)} B/watcher`);
+  if (e['heapPerConsumedWatcherBytes'] !== undefined) parts.push(`${fmt(e['heapPerConsumedWatcherBytes'], 0)} B with its consumer`);
   if (e['spanMs'] !== undefined && report.id === 'watchers-10k') parts.push(`all events in ${fmt(e['spanMs'], 0)} ms`);
   if (e['heapPerLeaseBytes'] !== undefined) parts.push(`heap ${fmt(e['heapPerLeaseBytes'], 0)} B/lease`);
   if (e['grantMs'] !== undefined) parts.push(`granted in ${fmt(e['grantMs'], 0)} ms`);

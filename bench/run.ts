@@ -98,12 +98,19 @@ class WorkerHandle {
 
   static async start(init: WorkerInit, workload: string): Promise<WorkerHandle> {
     const execArgv = ['--expose-gc'];
+    const env = { ...process.env };
     if (profile) {
+      // The worker profiles its measurement windows only (bench/worker.ts, startProfile).
       const dir = join(here, 'profiles', workload, init.client);
       mkdirSync(dir, { recursive: true });
-      execArgv.push('--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir);
+      env['BENCH_PROFILE_DIR'] = dir;
     }
-    const child = fork(join(here, '.build', 'bench', 'worker.js'), [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(here, '.build', 'bench', 'worker.js'), [], {
+      execArgv,
+      env,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     if (pin && child.pid !== undefined) execFileSync('taskset', ['-a', '-cp', '0', String(child.pid)], { stdio: 'ignore' });
     const handle = new WorkerHandle(init.client, child);
     await new Promise<void>((resolve, reject) => {
@@ -168,7 +175,7 @@ async function interleave(
       const result = await turn(worker, round);
       results.get(client)!.push(result);
       const extra = Object.entries(result.extra)
-        .filter(([key]) => !key.endsWith('Bytes') || key === 'heapPerWatcherBytes' || key === 'heapPerLeaseBytes')
+        .filter(([key]) => !key.endsWith('Bytes') || key.startsWith('heapPer'))
         .map(([key, value]) => `${key}=${Math.round(value * 10) / 10}`)
         .join(' ');
       log(

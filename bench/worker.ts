@@ -3,6 +3,9 @@
  * workload and drives it step by step over IPC, so the CPU time and RSS a worker reports are
  * its client's alone.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import type { BenchClient, ClientName, Stop } from './clients/types.js';
 import type { Dataset, LoopKind, RoundResult, Step, WorkerInit, WorkerReply, WorkerRequest } from './protocol.js';
 import { nowStamp } from './wire.js';
@@ -25,6 +28,37 @@ async function loadClient(name: ClientName, endpoint: string): Promise<BenchClie
     case 'floor-deadline':
       return (await import('./clients/floor.js')).floorClient(endpoint, true);
   }
+}
+
+/**
+ * With `--profile`, the orchestrator sets BENCH_PROFILE_DIR: each measurement window (not the
+ * set-up around it) is profiled through the inspector and written there.
+ */
+const profileDir = process.env['BENCH_PROFILE_DIR'];
+let profiler: Session | undefined;
+let profiles = 0;
+
+function post(method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    profiler!.post(method, params, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+async function startProfile(): Promise<void> {
+  if (profileDir === undefined) return;
+  if (profiler === undefined) {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+  }
+  await post('Profiler.start');
+}
+
+async function stopProfile(): Promise<void> {
+  if (profileDir === undefined || profiler === undefined) return;
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  writeFileSync(join(profileDir, `window-${++profiles}.cpuprofile`), JSON.stringify(profile));
 }
 
 function cpuNowUs(): number {
@@ -108,7 +142,7 @@ class Worker {
         return this.extra;
       }
       case 'arm':
-        this.arm(step.expected);
+        await this.arm(step.expected);
         return undefined;
       case 'collect':
         return this.collect(step.timeoutMs);
@@ -176,6 +210,7 @@ class Worker {
     this.casFailures = 0;
     await runLoop(op, concurrency, warmupMs, false);
     gc();
+    await startProfile();
     const rss = new RssSampler();
     rss.start();
     const cpu0 = cpuNowUs();
@@ -184,6 +219,7 @@ class Worker {
     const elapsedMs = performance.now() - t0;
     const cpuUs = cpuNowUs() - cpu0;
     const peakRssBytes = rss.stop();
+    await stopProfile();
     const taken = Math.min(ops, MAX_SAMPLES);
     const extra: Record<string, number> = {};
     if (kind === 'cas') extra['casFailures'] = this.casFailures;
@@ -192,8 +228,9 @@ class Worker {
 
   private async watchKeys(keys: string[]): Promise<unknown> {
     const client = await this.getClient();
-    // A first watcher loads the client's watch code, so the heap figure is per watcher only.
-    const warm = await client.watchKeys(['bench/watch-warmup'], () => undefined);
+    // A first watcher, consumed, loads the client's watch code, so the heap figures are per watcher only.
+    const warm = await client.watchKeys(['bench/watch-warmup']);
+    warm.consume(() => undefined);
     gc();
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
@@ -201,22 +238,28 @@ class Worker {
     rss.start();
     const cpu0 = cpuNowUs();
     const t0 = performance.now();
-    const stop = await client.watchKeys(keys, (_index, stamp) => this.event(stamp));
+    const watchers = await client.watchKeys(keys);
     const createMs = performance.now() - t0;
+    gc();
+    gc();
+    const heapCreated = process.memoryUsage().heapUsed;
+    watchers.consume((_index, stamp) => this.event(stamp));
     const createCpuUs = cpuNowUs() - cpu0;
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const peakRss = rss.stop();
     gc();
     gc();
-    const heapAfter = process.memoryUsage().heapUsed;
+    const heapConsumed = process.memoryUsage().heapUsed;
     this.stop = async () => {
-      await stop();
-      await warm();
+      await watchers.stop();
+      await warm.stop();
     };
     this.extra = {
       createMs,
       createCpuUs,
       createRssBytes: peakRss,
-      heapPerWatcherBytes: (heapAfter - heapBefore) / keys.length,
+      heapPerWatcherBytes: (heapCreated - heapBefore) / keys.length,
+      heapPerConsumedWatcherBytes: (heapConsumed - heapBefore) / keys.length,
     };
     return this.extra;
   }
@@ -230,8 +273,9 @@ class Worker {
     if (++this.events === this.expected) this.onComplete?.();
   }
 
-  private arm(expected: number): void {
+  private async arm(expected: number): Promise<void> {
     gc();
+    await startProfile();
     this.events = 0;
     this.samplesTaken = 0;
     this.expected = expected;
@@ -256,6 +300,7 @@ class Worker {
     const cpuUs = cpuNowUs() - armed.cpuUs;
     const now = performance.now();
     const peakRssBytes = armed.rss.stop();
+    await stopProfile();
     this.armed = undefined;
     const extra: Record<string, number> = { ...this.extra, spanMs: armed.lastAt - armed.firstAt, heapUsedBytes: process.memoryUsage().heapUsed };
     if (this.expected > 0 && this.events < this.expected) extra['missingEvents'] = this.expected - this.events;

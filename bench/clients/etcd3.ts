@@ -30,10 +30,14 @@ export function etcd3Client(endpoint: string): BenchClient {
       watcher.on('put', (kv) => onEvent(kv.value.readDoubleLE(0)));
       return stopWatchers([watcher]);
     },
-    watchKeys: async (keys, onEvent) => {
+    watchKeys: async (keys) => {
       const watchers = await Promise.all(keys.map((key) => client.watch().key(key).create()));
-      watchers.forEach((watcher, index) => watcher.on('put', (kv) => onEvent(index, kv.value.readDoubleLE(0))));
-      return stopWatchers(watchers);
+      return {
+        consume: (onEvent) => {
+          watchers.forEach((watcher, index) => watcher.on('put', (kv) => onEvent(index, kv.value.readDoubleLE(0))));
+        },
+        stop: stopWatchers(watchers),
+      };
     },
     keepLeases: async (count, ttl) => {
       const leases: Lease[] = Array.from({ length: count }, () => client.lease(ttl));

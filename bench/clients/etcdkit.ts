@@ -41,11 +41,16 @@ export function etcdkitClient(endpoint: string): BenchClient {
       const loop = consume(watcher, onEvent);
       return stopWatchers([watcher], [loop]);
     },
-    watchKeys: async (keys, onEvent) => {
+    watchKeys: async (keys) => {
       const watchers = keys.map((key) => etcd.watch(key));
       await Promise.all(watchers.map((watcher) => watcher.created));
-      const loops = watchers.map((watcher, index) => consume(watcher, (stamp) => onEvent(index, stamp)));
-      return stopWatchers(watchers, loops);
+      const loops: Array<Promise<void>> = [];
+      return {
+        consume: (onEvent) => {
+          watchers.forEach((watcher, index) => loops.push(consume(watcher, (stamp) => onEvent(index, stamp))));
+        },
+        stop: stopWatchers(watchers, loops),
+      };
     },
     keepLeases: async (count, ttl) => {
       const leases: KeptLease[] = await Promise.all(Array.from({ length: count }, () => etcd.lease.grantKeptAlive(ttl)));

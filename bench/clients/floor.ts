@@ -96,9 +96,9 @@ export function floorClient(endpoint: string, withDeadline = false): BenchClient
           WatchRequest.fromPartial({ requestUnion: { $case: 'createRequest', createRequest: { key: Buffer.from(prefix), rangeEnd: prefixEnd(prefix) } } }),
         ).finish(),
       );
-      return watchOn(openStream(WatchService.watch.path), [create], (_id, stamp) => onEvent(stamp));
+      return watchOn(openStream(WatchService.watch.path), [create], (_id, stamp) => onEvent(stamp)).then(({ stop }) => stop);
     },
-    watchKeys: (keys, onEvent) => {
+    watchKeys: (keys) => {
       const creates = keys.map((key, index) =>
         encoded(
           WatchRequest.encode(
@@ -106,7 +106,13 @@ export function floorClient(endpoint: string, withDeadline = false): BenchClient
           ).finish(),
         ),
       );
-      return watchOn(openStream(WatchService.watch.path), creates, onEvent);
+      let onEvent: (index: number, stamp: number) => void = () => undefined;
+      return watchOn(openStream(WatchService.watch.path), creates, (index, stamp) => onEvent(index, stamp)).then(({ stop }) => ({
+        consume: (handler) => {
+          onEvent = handler;
+        },
+        stop,
+      }));
     },
     keepLeases: async (count, ttl) => {
       const grant = encoded(LeaseGrantRequest.encode(LeaseGrantRequest.fromPartial({ TTL: ttl })).finish());
@@ -138,7 +144,7 @@ function watchOn(
   stream: grpc.ClientDuplexStream<Buffer, Buffer>,
   creates: readonly Buffer[],
   onEvent: (watchId: number, stamp: number) => void,
-): Promise<Stop> {
+): Promise<{ stop: Stop }> {
   return new Promise((resolve, reject) => {
     let waiting = creates.length;
     const stop: Stop = async () => {
@@ -146,7 +152,7 @@ function watchOn(
     };
     stream.on('data', (bytes: Buffer) => {
       const frame = walkWatchResponse(bytes, onEvent);
-      if (frame.created && --waiting === 0) resolve(stop);
+      if (frame.created && --waiting === 0) resolve({ stop });
     });
     stream.once('error', reject);
     for (const create of creates) stream.write(create);

@@ -33,10 +33,20 @@ export interface BenchClient {
    * it. `onEvent` gets the stamp at the start of each event's value.
    */
   watchPrefix(prefix: string, onEvent: (stamp: number) => void): Promise<Stop>;
-  /** One watcher per key, all on one stream; resolves once all are acknowledged. */
-  watchKeys(keys: readonly string[], onEvent: (index: number, stamp: number) => void): Promise<Stop>;
+  /**
+   * One watcher per key, all on one stream; resolves once all are acknowledged, with
+   * `consume`, which attaches a consumer to every watcher (`onEvent` gets the watcher's index
+   * and the event's stamp), and `stop`.
+   */
+  watchKeys(keys: readonly string[]): Promise<KeyWatchers>;
   /** Grants `count` leases of `ttl` seconds and keeps them alive; resolves once all are granted. */
   keepLeases(count: number, ttl: number): Promise<Stop>;
   /** Closes the client. */
   close(): Promise<void>;
+}
+
+/** Watchers created by {@link BenchClient.watchKeys}. */
+export interface KeyWatchers {
+  consume(onEvent: (index: number, stamp: number) => void): void;
+  stop: Stop;
 }
