@@ -44,6 +44,9 @@ export interface Ratios {
   rssVsEtcd3: number;
   opsVsFloor: number;
   cpuVsFloor: number;
+  /** With the optional floor-deadline client: etcdkit's CPU/op over it, and its own over the floor's. */
+  cpuVsFloorDeadline: number;
+  floorDeadlineCpuVsFloor: number;
 }
 
 /**
@@ -59,6 +62,7 @@ export function ratios(report: WorkloadReport): Ratios | undefined {
   const kit = of(report, 'etcdkit');
   const etcd3 = of(report, 'etcd3');
   const floor = of(report, 'floor');
+  const floorDeadline = of(report, 'floor-deadline');
   if (kit === undefined || (etcd3 === undefined && floor === undefined)) return undefined;
   // A partial run (--clients) leaves the ratios to a missing client as NaN.
   return {
@@ -67,6 +71,9 @@ export function ratios(report: WorkloadReport): Ratios | undefined {
     rssVsEtcd3: etcd3 ? kit.peakRssMb / etcd3.peakRssMb : Number.NaN,
     opsVsFloor: floor ? pairedRatio(kit.opsPerSecRounds, floor.opsPerSecRounds) : Number.NaN,
     cpuVsFloor: floor ? pairedRatio(kit.cpuPerOpRoundsUs, floor.cpuPerOpRoundsUs) : Number.NaN,
+    cpuVsFloorDeadline: floorDeadline ? pairedRatio(kit.cpuPerOpRoundsUs, floorDeadline.cpuPerOpRoundsUs) : Number.NaN,
+    floorDeadlineCpuVsFloor:
+      floorDeadline && floor ? pairedRatio(floorDeadline.cpuPerOpRoundsUs, floor.cpuPerOpRoundsUs) : Number.NaN,
   };
 }
 
@@ -82,6 +89,7 @@ function notes(report: WorkloadReport, summary: Summary): string {
   if (report.id === 'leases-1k') parts.push(`CPU ${fmt((summary.cpuPerOpUs * summary.opsPerSec) / 1000, 1)} ms/s`);
   if (e['casFailures']) parts.push(`${fmt(e['casFailures'], 0)} failed swaps`);
   if (e['missingEvents']) parts.push(`**${fmt(e['missingEvents'], 0)} events missing**`);
+  if (e['leasesLost']) parts.push(`**${fmt(e['leasesLost'], 0)} leases lost**`);
   return parts.join(', ');
 }
 
@@ -108,7 +116,7 @@ export function renderMarkdown(reports: readonly WorkloadReport[], env: Environm
       `etcd ${env.etcd}, one node started by \`etcdkit/testing\` with \`--unsafe-no-fsync\` (no fsync: the figures measure ` +
       `the clients, not the disk). Node ${env.node}, ${env.cpu}; load average ${env.loadBefore} before, ${env.loadAfter} after. ` +
       (env.pinned
-        ? 'etcd (and the watch workloads\' writer) pinned to CPU 1, the client under test to CPU 0.'
+        ? 'etcd pinned to CPU 1, the client under test to CPU 0.'
         : 'Not pinned to CPUs: the client and etcd share the cores.'),
     '',
   );
@@ -148,6 +156,15 @@ export function renderMarkdown(reports: readonly WorkloadReport[], env: Environm
       `| ${report.id} | ${r.opsVsEtcd3.toFixed(2)} | ${r.cpuVsEtcd3.toFixed(2)} | ${r.rssVsEtcd3.toFixed(2)} | ${r.opsVsFloor.toFixed(2)} ` +
         `| ${r.cpuVsFloor.toFixed(2)} | ${report.floorTarget === undefined ? '—' : `≤ ${report.floorTarget}`} | ${verdict(report, r)} |`,
     );
+  }
+  if (reports.some((report) => of(report, 'floor-deadline') !== undefined)) {
+    lines.push('', 'With the floor-deadline client (the floor plus etcdkit\'s 30 s deadline and require-leader metadata):', '');
+    lines.push('| workload | CPU/op floor-deadline/floor | CPU/op etcdkit/floor-deadline |');
+    lines.push('| --- | ---: | ---: |');
+    for (const report of reports) {
+      const r = ratios(report);
+      if (r !== undefined) lines.push(`| ${report.id} | ${r.floorDeadlineCpuVsFloor.toFixed(2)} | ${r.cpuVsFloorDeadline.toFixed(2)} |`);
+    }
   }
   lines.push('', '![ratios](ratios.svg)', '');
   lines.push(`Configuration: \`${JSON.stringify(env.config)}\``, '');

@@ -101,6 +101,8 @@ class Worker {
   private onComplete: (() => void) | undefined;
   private armed: { cpuUs: number; at: number; rss: RssSampler; firstAt: number; lastAt: number } | undefined;
   private extra: Record<string, number> = {};
+  /** Leases the client reported lost, for the keep-alive workload. */
+  private leasesLost: (() => number) | undefined;
 
   constructor(
     private readonly init: WorkerInit,
@@ -130,14 +132,15 @@ class Worker {
         gc();
         const heapBefore = process.memoryUsage().heapUsed;
         const started = performance.now();
-        const stop = await client.keepLeases(step.count, step.ttl);
+        const leases = await client.keepLeases(step.count, step.ttl);
         const grantMs = performance.now() - started;
         gc();
         gc();
         this.stop = async () => {
-          await stop();
-          await warm();
+          await leases.stop();
+          await warm.stop();
         };
+        this.leasesLost = () => leases.lost();
         this.extra = { grantMs, heapPerLeaseBytes: (process.memoryUsage().heapUsed - heapBefore) / step.count };
         return this.extra;
       }
@@ -152,6 +155,7 @@ class Worker {
         await this.client?.close();
         this.client = undefined;
         this.extra = {};
+        this.leasesLost = undefined;
         return undefined;
       }
       case 'exit':
@@ -304,6 +308,7 @@ class Worker {
     this.armed = undefined;
     const extra: Record<string, number> = { ...this.extra, spanMs: armed.lastAt - armed.firstAt, heapUsedBytes: process.memoryUsage().heapUsed };
     if (this.expected > 0 && this.events < this.expected) extra['missingEvents'] = this.expected - this.events;
+    if (this.leasesLost !== undefined) extra['leasesLost'] = this.leasesLost();
     return {
       ops: this.events,
       elapsedMs: now - armed.at,

@@ -40,10 +40,14 @@ export function etcd3Client(endpoint: string): BenchClient {
       };
     },
     keepLeases: async (count, ttl) => {
-      const leases: Lease[] = Array.from({ length: count }, () => client.lease(ttl));
+      let lost = 0;
+      const leases: Lease[] = Array.from({ length: count }, () => client.lease(ttl).on('lost', () => lost++));
       await Promise.all(leases.map((lease) => lease.grant()));
-      return async () => {
-        await Promise.all(leases.map((lease) => lease.revoke()));
+      return {
+        lost: () => lost,
+        stop: async () => {
+          await Promise.all(leases.map((lease) => lease.revoke()));
+        },
       };
     },
     close: () => {

@@ -54,8 +54,11 @@ export function etcdkitClient(endpoint: string): BenchClient {
     },
     keepLeases: async (count, ttl) => {
       const leases: KeptLease[] = await Promise.all(Array.from({ length: count }, () => etcd.lease.grantKeptAlive(ttl)));
-      return async () => {
-        await Promise.all(leases.map((lease) => lease.revoke()));
+      return {
+        lost: () => leases.filter((lease) => lease.isLost).length,
+        stop: async () => {
+          await Promise.all(leases.map((lease) => lease.revoke()));
+        },
       };
     },
     close: () => etcd.close(),

@@ -120,16 +120,23 @@ export function floorClient(endpoint: string, withDeadline = false): BenchClient
       // LeaseKeepAliveRequest and LeaseRevokeRequest are both { ID = 1 }; the ID is copied as its varint bytes.
       const idRequests = replies.map((reply) => Buffer.concat([Buffer.from([0x08]), rawVarintField(reply, 2)!]));
       const stream = openStream(LeaseService.leaseKeepAlive.path);
-      stream.on('data', () => undefined);
+      // A reply without a TTL (field 3) says the lease is gone.
+      let lost = 0;
+      stream.on('data', (reply: Buffer) => {
+        if (varintField(reply, 3) === 0) lost++;
+      });
       const refresh = (): void => {
         for (const request of idRequests) stream.write(request);
       };
       refresh();
       const timer = setInterval(refresh, (ttl * 1000) / 3);
-      return async () => {
-        clearInterval(timer);
-        stream.cancel();
-        await Promise.all(idRequests.map((request) => unary(LeaseService.leaseRevoke.path, request)));
+      return {
+        lost: () => lost,
+        stop: async () => {
+          clearInterval(timer);
+          stream.cancel();
+          await Promise.all(idRequests.map((request) => unary(LeaseService.leaseRevoke.path, request)));
+        },
       };
     },
     close: () => {

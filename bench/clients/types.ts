@@ -40,9 +40,16 @@ export interface BenchClient {
    */
   watchKeys(keys: readonly string[]): Promise<KeyWatchers>;
   /** Grants `count` leases of `ttl` seconds and keeps them alive; resolves once all are granted. */
-  keepLeases(count: number, ttl: number): Promise<Stop>;
+  keepLeases(count: number, ttl: number): Promise<KeptLeases>;
   /** Closes the client. */
   close(): Promise<void>;
+}
+
+/** Leases kept alive by {@link BenchClient.keepLeases}. */
+export interface KeptLeases {
+  /** How many of them the client has reported lost (expired, revoked) so far. */
+  lost(): number;
+  stop: Stop;
 }
 
 /** Watchers created by {@link BenchClient.watchKeys}. */
