@@ -30,7 +30,7 @@ import {
 } from './watch-support.js';
 
 const WATCHERS = 2_000;
-const STORM_MS = 5_000;
+const STORM_MS = 8_000;
 const SEED = Number(process.env['S2_SEED'] ?? 2);
 const CTL = 's2/ctl/';
 const CTL_KEYS = Array.from({ length: 5 }, (_, i) => `${CTL}k${i}`);
