@@ -204,12 +204,15 @@ export class Namespace {
   txn(): Txn;
   txn<T extends Op[], E extends Op[]>(txn: Txn<T, E>): Txn<T, E>;
   txn(txn?: Txn<Op[], Op[]>): Txn<Op[], Op[]> {
-    const committer = (request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> =>
-      this.commitTxn(request, options);
+    const committer = (this.committer ??= (request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> =>
+      this.commitTxn(request, options));
     if (txn === undefined) return new Txn(committer);
     if (!(txn instanceof Txn)) throw new InvalidArgumentError('txn', 'expected a Txn', { source: 'Etcd.txn' });
     return txn.bind(committer);
   }
+
+  /** Sends this view's transactions; made once, shared by every `Txn` of the view. */
+  private committer: ((request: TxnRequestType, options: CallOptions | undefined) => Promise<TxnResult>) | undefined;
 
   private async commitTxn(request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> {
     const response = await this.connection.unary(

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../connection/errors.js';
-import { type Bytes, toBuffer } from '../encoding/bytes.js';
+import { type Bytes, EMPTY_BYTES, toBuffer } from '../encoding/bytes.js';
 import { type Int64Input, toLong } from '../encoding/int64.js';
 import { type Compare as RawCompare, Compare_CompareResult, Compare_CompareTarget } from '../generated/etcdserverpb/rpc.js';
 import { builderKey, KeyRangeBuilder } from '../kv/key-range-builder.js';
@@ -18,6 +18,20 @@ const targetNames: Record<Compare_CompareTarget, string> = {
   [Compare_CompareTarget.LEASE]: 'lease',
   [Compare_CompareTarget.UNRECOGNIZED]: 'unrecognized',
 };
+
+type Method = 'equals' | 'notEquals' | 'less' | 'greater';
+
+/** The error sources of the comparison methods (`Compare.value.equals`, ...), made once rather than per call. */
+const methodSources: Partial<Record<Compare_CompareTarget, Record<Method, string>>> = {};
+for (const [target, name] of Object.entries(targetNames)) {
+  const source = `Compare.${name}`;
+  methodSources[Number(target) as Compare_CompareTarget] = {
+    equals: `${source}.equals`,
+    notEquals: `${source}.notEquals`,
+    less: `${source}.less`,
+    greater: `${source}.greater`,
+  };
+}
 
 /**
  * The left side of a comparison: a target (value, version, ...) of one key or of every key in
@@ -40,9 +54,9 @@ export class CompareTarget<V extends Bytes | Int64Input> extends KeyRangeBuilder
     return `Compare.${targetNames[this.request.target]}`;
   }
 
-  private compare(result: Compare_CompareResult, operand: V, method: string): Compare {
+  private compare(result: Compare_CompareResult, operand: V, method: Method): Compare {
     const { key, rangeEnd, target } = this.request;
-    const source = `${this.builderName}.${method}`;
+    const source = methodSources[target]?.[method] ?? `${this.builderName}.${method}`;
     let targetUnion: RawCompare['targetUnion'];
     switch (target) {
       case Compare_CompareTarget.VALUE:
@@ -87,8 +101,8 @@ export class CompareTarget<V extends Bytes | Int64Input> extends KeyRangeBuilder
   }
 }
 
-function target<V extends Bytes | Int64Input>(key: Bytes, which: Compare_CompareTarget, name: string): CompareTarget<V> {
-  return new CompareTarget<V>({ key: builderKey(key, `Compare.${name}`), rangeEnd: Buffer.alloc(0), target: which });
+function target<V extends Bytes | Int64Input>(key: Bytes, which: Compare_CompareTarget, source: string): CompareTarget<V> {
+  return new CompareTarget<V>({ key: builderKey(key, source), rangeEnd: EMPTY_BYTES, target: which });
 }
 
 /**
@@ -111,27 +125,27 @@ export class Compare {
 
   /** Compares the value of `key`. */
   static value(key: Bytes): CompareTarget<Bytes> {
-    return target(key, Compare_CompareTarget.VALUE, 'value');
+    return target(key, Compare_CompareTarget.VALUE, 'Compare.value');
   }
 
   /** Compares the version (modification count since creation) of `key`. */
   static version(key: Bytes): CompareTarget<Int64Input> {
-    return target(key, Compare_CompareTarget.VERSION, 'version');
+    return target(key, Compare_CompareTarget.VERSION, 'Compare.version');
   }
 
   /** Compares the creation revision of `key`. */
   static createRevision(key: Bytes): CompareTarget<Int64Input> {
-    return target(key, Compare_CompareTarget.CREATE, 'createRevision');
+    return target(key, Compare_CompareTarget.CREATE, 'Compare.createRevision');
   }
 
   /** Compares the last modification revision of `key`. */
   static modRevision(key: Bytes): CompareTarget<Int64Input> {
-    return target(key, Compare_CompareTarget.MOD, 'modRevision');
+    return target(key, Compare_CompareTarget.MOD, 'Compare.modRevision');
   }
 
   /** Compares the lease ID `key` is attached to (`0` when none). */
   static lease(key: Bytes): CompareTarget<Int64Input> {
-    return target(key, Compare_CompareTarget.LEASE, 'lease');
+    return target(key, Compare_CompareTarget.LEASE, 'Compare.lease');
   }
 
   /** True when `key` exists. */

@@ -35,13 +35,20 @@ export type TxnResult<Then extends readonly Op[] = Op[], Else extends readonly O
 
 function toOpResult(raw: ResponseOp, strip: number): OpResult {
   const response = raw.response;
+  // The fields listed out rather than spread: the same object, without a copy per operation.
   switch (response?.$case) {
-    case 'responseRange':
-      return { kind: 'range', ...toRangeResult(response.responseRange, strip) };
-    case 'responsePut':
-      return { kind: 'put', ...toPutResult(response.responsePut, strip) };
-    case 'responseDeleteRange':
-      return { kind: 'delete', ...toDeleteResult(response.responseDeleteRange, strip) };
+    case 'responseRange': {
+      const { header, kvs, more, count } = toRangeResult(response.responseRange, strip);
+      return { kind: 'range', header, kvs, more, count };
+    }
+    case 'responsePut': {
+      const { header, prevKv } = toPutResult(response.responsePut, strip);
+      return { kind: 'put', header, prevKv };
+    }
+    case 'responseDeleteRange': {
+      const { header, deleted, prevKvs } = toDeleteResult(response.responseDeleteRange, strip);
+      return { kind: 'delete', header, deleted, prevKvs };
+    }
     case 'responseTxn':
       return { kind: 'txn', ...toTxnResult(response.responseTxn, strip) };
     default:

@@ -1,6 +1,6 @@
 import type { CallOptions } from '../connection/call-options.js';
 import { InvalidArgumentError, TxnNotCommittedError } from '../connection/errors.js';
-import type { TxnRequest } from '../generated/etcdserverpb/rpc.js';
+import type { RequestOp, TxnRequest } from '../generated/etcdserverpb/rpc.js';
 import { Compare } from './compare.js';
 import { Op } from './op.js';
 import type { TxnResult } from './results.js';
@@ -16,6 +16,8 @@ function checkAll(values: unknown[], isValid: (value: unknown) => boolean, expec
 
 const isCompare = (value: unknown): boolean => value instanceof Compare;
 const isOp = (value: unknown): boolean => value instanceof Op;
+/** The empty branch or condition list every new transaction starts with (frozen, so shared). */
+const NONE: readonly never[] = Object.freeze([]);
 
 /**
  * An immutable transaction: `if` all comparisons hold, run the `then` operations, otherwise the
@@ -46,9 +48,9 @@ export class Txn<Then extends readonly Op[] = [], Else extends readonly Op[] = [
   /** @internal */
   constructor(
     committer?: TxnCommitter,
-    compares: readonly Compare[] = [],
-    success: readonly Op[] = [],
-    failure: readonly Op[] = [],
+    compares: readonly Compare[] = NONE,
+    success: readonly Op[] = NONE,
+    failure: readonly Op[] = NONE,
   ) {
     this.committer = committer;
     this.compares = Object.freeze(compares);
@@ -119,7 +121,11 @@ export class Txn<Then extends readonly Op[] = [], Else extends readonly Op[] = [
 
 /** Whether a transaction request contains a write in any branch. @internal */
 export function hasWrites(request: TxnRequest): boolean {
-  for (const op of [...request.success, ...request.failure]) {
+  return branchWrites(request.success) || branchWrites(request.failure);
+}
+
+function branchWrites(ops: readonly RequestOp[]): boolean {
+  for (const op of ops) {
     const kind = op.request?.$case;
     if (kind === 'requestPut' || kind === 'requestDeleteRange') return true;
     if (kind === 'requestTxn' && hasWrites(op.request!.requestTxn)) return true;
