@@ -55,10 +55,11 @@ for (const client of clients) {
 }
 
 // Many short rounds rather than a few long ones: the two turns of a paired ratio then run closer
-// together, and the median has more pairs to choose from.
+// together, and the median has more pairs to choose from. The watch and keep-alive workloads
+// split their total (50,000 puts, 10 s) over two rounds per client.
 const CONFIG = quick
-  ? { loopRounds: 3, firstWarmupMs: 500, warmupMs: 150, measureMs: 400, watchEvents: 10_000, watchRounds: 1, watchers: 2_000, watcherRounds: 1, leases: 1_000, leaseTtl: 5, leaseWindowMs: 3_000, leaseRounds: 1 }
-  : { loopRounds: 6, firstWarmupMs: 1_500, warmupMs: 200, measureMs: 750, watchEvents: 50_000, watchRounds: 2, watchers: 10_000, watcherRounds: 2, leases: 1_000, leaseTtl: 5, leaseWindowMs: 10_000, leaseRounds: 2 };
+  ? { loopRounds: 2, firstWarmupMs: 400, warmupMs: 150, measureMs: 400, settleMs: 100, watchEvents: 6_000, watchRounds: 1, watchers: 2_000, watcherRounds: 1, leases: 1_000, leaseTtl: 5, leaseWindowMs: 2_000, leaseRounds: 1 }
+  : { loopRounds: 6, firstWarmupMs: 1_500, warmupMs: 200, measureMs: 750, settleMs: 200, watchEvents: 25_000, watchRounds: 2, watchers: 10_000, watcherRounds: 2, leases: 1_000, leaseTtl: 5, leaseWindowMs: 5_000, leaseRounds: 2 };
 
 // Overrides, for profiling one workload at length: --rounds=N, --measure-ms=N, --warmup-ms=N.
 const overrides = { rounds: flag('rounds'), measureMs: flag('measure-ms'), warmupMs: flag('warmup-ms') };
@@ -197,7 +198,7 @@ async function interleave(
 async function compact(admin: Etcd): Promise<void> {
   const { header } = await admin.range(Range.key('bench/').withPrefix().withCountOnly());
   await admin.compact(header.revision, { physical: true }).catch(() => undefined);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, CONFIG.settleMs));
 }
 
 function loopWorkload(id: string, title: string, kind: LoopKind, concurrency: number, floorTarget: number | undefined): Workload {
@@ -222,7 +223,7 @@ function loopWorkload(id: string, title: string, kind: LoopKind, concurrency: nu
 
 const watchThroughput: Workload = {
   id: 'watch-1x50k',
-  title: `watch: 1 watcher, ${CONFIG.watchEvents.toLocaleString('en')} puts`,
+  title: `watch: 1 watcher, ${(CONFIG.watchEvents * CONFIG.watchRounds).toLocaleString('en')} puts (${CONFIG.watchRounds} × ${CONFIG.watchEvents.toLocaleString('en')})`,
   unit: 'events',
   latency: 'put issued → event handled',
   floorTarget: 1.5,
@@ -279,7 +280,7 @@ const manyWatchers: Workload = {
 
 const keptLeases: Workload = {
   id: 'leases-1k',
-  title: `${CONFIG.leases.toLocaleString('en')} kept-alive leases (TTL ${CONFIG.leaseTtl} s) over ${CONFIG.leaseWindowMs / 1000} s`,
+  title: `${CONFIG.leases.toLocaleString('en')} kept-alive leases (TTL ${CONFIG.leaseTtl} s) over ${(CONFIG.leaseWindowMs * CONFIG.leaseRounds) / 1000} s (${CONFIG.leaseRounds} × ${CONFIG.leaseWindowMs / 1000} s)`,
   unit: 'keep-alives (server count)',
   latency: '—',
   floorTarget: 1.5,
@@ -372,6 +373,7 @@ async function main(): Promise<void> {
   try {
     await populate(admin, dataset);
     for (const workload of selected) {
+      const workloadStarted = performance.now();
       log(`${workload.id}: ${workload.title}`);
       const workers = new Map<ClientName, WorkerHandle>();
       const handles = await Promise.all(clients.map((client) => WorkerHandle.start({ client, endpoint: server.endpoint, dataset }, workload.id)));
@@ -382,6 +384,7 @@ async function main(): Promise<void> {
       } finally {
         await Promise.all(handles.map((handle) => handle.exit()));
       }
+      log(`  ${workload.id} took ${((performance.now() - workloadStarted) / 1000).toFixed(0)} s`);
     }
   } finally {
     writer.close();
