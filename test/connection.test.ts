@@ -82,4 +82,40 @@ describe('retries', () => {
     expect(refusedSoFar).toBeGreaterThan(1);
     expect((await client.get(key))?.version).toBe(1n);
   });
+
+  it('while every endpoint is down, calls and streams wait for grpc-js to reconnect instead of polling it', async () => {
+    await using first = await startFaultProxy({ target: etcd.server.endpoint });
+    await using second = await startFaultProxy({ target: etcd.server.endpoint });
+    const ends: { method: string; attempts: number }[] = [];
+    const reconnects: string[] = [];
+    const client = etcd.client({
+      endpoints: [first.endpoint, second.endpoint],
+      hooks: {
+        onCallEnd: (event) => ends.push({ method: event.method, attempts: event.attempts }),
+        onStreamReconnect: (event) => reconnects.push(event.method),
+      },
+    });
+    const key = `${etcd.prefix()}all-down`;
+    const watcher = client.watch(key);
+    await watcher.created;
+    await Promise.all([first.refuse(), second.refuse()]);
+    // The watch stream breaks, both channels fail to reconnect and stay in TRANSIENT_FAILURE.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const reconnectsBefore = reconnects.length;
+    const put = client.put(key, 'v', { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // 3 s of outage: the stream was not reopened, though grpc-js kept dialling both endpoints.
+    expect(reconnects.length).toBe(reconnectsBefore);
+    expect((await first.stats()).refused + (await second.stats()).refused).toBeGreaterThan(2);
+    await Promise.all([first.heal(), second.heal()]);
+    await put;
+    // One attempt failed at once in TRANSIENT_FAILURE, the next went out after the reconnection
+    // (polling with the retry backoff made about ten in 3 s).
+    expect(ends.find((end) => end.method === 'KV.Put')?.attempts).toBeLessThanOrEqual(3);
+    // The watch resumed too and sees the put.
+    for await (const event of watcher.events()) {
+      expect(event.kv.value.toString()).toBe('v');
+      break;
+    }
+  });
 });

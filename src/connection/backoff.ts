@@ -1,4 +1,15 @@
+import { setMaxListeners } from 'node:events';
 import { CancelledError } from './errors.js';
+
+/**
+ * An AbortController whose signal any number of sleeping calls may listen to at once (Node
+ * warns of a leak past 10 listeners, and an outage can hold hundreds of calls in a retry).
+ */
+export function sharedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 /** Exponential backoff with full jitter: a random delay in [0, min(max, initial × 2^(attempt-1))]. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
@@ -7,32 +18,37 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
 }
 
 /**
- * Sleeps `ms`, rejecting with {@link CancelledError} as soon as `signal` aborts, and resolving
- * early as soon as `wake` aborts (the client's close, so a retrying call notices it at once);
- * never leaves a timer or a listener behind.
+ * Sleeps `ms` (`Infinity`: until woken), rejecting with {@link CancelledError} as soon as
+ * `signal` aborts, and resolving early as soon as any of `wakes` aborts (the client's close,
+ * so a retrying call notices it at once; a channel that can take calls again); never leaves a
+ * timer or a listener behind.
  */
-export function sleep(ms: number, signal: AbortSignal | undefined, source: string, wake?: AbortSignal): Promise<void> {
+export function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  source: string,
+  ...wakes: AbortSignal[]
+): Promise<void> {
   if (signal?.aborted) return Promise.reject(new CancelledError('cancelled by the caller', { source, cause: signal.reason }));
-  if (wake?.aborted) return Promise.resolve();
+  if (wakes.some((wake) => wake.aborted)) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
+    let settled = false;
+    const done = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      wake?.removeEventListener('abort', onWake);
+      for (const wake of wakes) wake.removeEventListener('abort', onWake);
+      return true;
     };
     const onAbort = (): void => {
-      done();
-      reject(new CancelledError('cancelled by the caller', { source, cause: signal!.reason }));
+      if (done()) reject(new CancelledError('cancelled by the caller', { source, cause: signal!.reason }));
     };
     const onWake = (): void => {
-      done();
-      resolve();
+      if (done()) resolve();
     };
-    const timer = setTimeout(() => {
-      done();
-      resolve();
-    }, ms);
+    const timer = Number.isFinite(ms) ? setTimeout(onWake, ms) : undefined;
     signal?.addEventListener('abort', onAbort, { once: true });
-    wake?.addEventListener('abort', onWake, { once: true });
+    for (const wake of wakes) wake.addEventListener('abort', onWake, { once: true });
   });
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AuthenticateRequest, AuthenticateResponse, AuthService } from '../generated/etcdserverpb/rpc.js';
 import { AuthSession } from './auth-session.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, sharedAbortController, sleep } from './backoff.js';
 import { type CallOptions, checkCallOptions, checkDurationMs } from './call-options.js';
 import { EndpointChannel } from './endpoint-channel.js';
 import { describeEndpoint, type EndpointInfo, type EndpointInfoSource } from './endpoint-info.js';
@@ -143,7 +143,7 @@ export class Connection {
   private readonly calls = new Set<{ cancel(): void }>();
   private readonly components = new Map<symbol, { close(): void }>();
   /** Aborted by close(), to wake calls sleeping in a retry backoff so they reject at once. */
-  private readonly closing = new AbortController();
+  private readonly closing = sharedAbortController();
   private closed = false;
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
@@ -353,13 +353,34 @@ export class Connection {
         if (!error.retryable || error.maybeApplied || signal?.aborted || route?.once) throw error;
         // A request that never left the client cost nothing: keep trying until the deadline, as
         // the Go client waits for a connection, instead of failing while grpc-js reconnects.
-        if (attempt >= this.maxAttempts && !neverSent(raw)) throw error;
+        const notSent = neverSent(raw);
+        if (attempt >= this.maxAttempts && !notSent) throw error;
+        // While every endpoint's channel is in TRANSIENT_FAILURE an attempt fails at once
+        // without reaching the network: wait for grpc-js's own reconnection to succeed
+        // instead of polling it (a client whose endpoints are all down stays idle).
+        const failing = notSent ? this.allEndpointsFailing(route?.channel) : undefined;
+        if (failing !== undefined) {
+          await sleep(deadline - Date.now(), signal, spec.source, this.closing.signal, ...failing);
+          if (Date.now() >= deadline) throw error;
+          continue;
+        }
         const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
         if (Date.now() + delay >= deadline) throw error;
         // Woken early by close(); the check at the top of the loop then rejects the call.
         await sleep(delay, signal, spec.source, this.closing.signal);
       }
     }
+  }
+
+  /**
+   * `undefined` when a call could reach the network now; otherwise signals of which one aborts
+   * when it may (see {@link EndpointPool.allFailing}). A call routed to one `channel` depends
+   * on that channel only.
+   */
+  allEndpointsFailing(channel?: EndpointChannel): AbortSignal[] | undefined {
+    if (channel === undefined) return this.pool.allFailing();
+    const left = channel.leftTransientFailure();
+    return left === undefined ? undefined : [left];
   }
 
   /** `token` plus etcd's require-leader metadata, made once per token. */

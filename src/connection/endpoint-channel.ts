@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { sharedAbortController } from './backoff.js';
 import type { EndpointHealth } from './endpoint-info.js';
 import type { EtcdError } from './errors.js';
 
@@ -29,6 +30,8 @@ export class EndpointChannel {
   streams = 0;
   /** What the last health probe found. */
   health: EndpointHealth = { status: 'unknown' };
+  /** Shared by everyone waiting for the channel to leave TRANSIENT_FAILURE: one grpc-js watcher. */
+  private leaving: AbortController | undefined;
 
   constructor(
     readonly address: string,
@@ -41,6 +44,30 @@ export class EndpointChannel {
   /** The channel's connectivity; does not start a connection. */
   state(): ChannelState {
     return stateNames[this.client.getChannel().getConnectivityState(false)];
+  }
+
+  /**
+   * Aborts when the channel leaves TRANSIENT_FAILURE (a connection succeeded, or the channel
+   * went idle or was closed); `undefined` when it is not in that state. grpc-js keeps
+   * reconnecting in the background meanwhile, and a call made before then fails at once
+   * without reaching the network.
+   */
+  leftTransientFailure(): AbortSignal | undefined {
+    if (this.state() !== 'transient-failure') return undefined;
+    if (this.leaving === undefined) {
+      const leaving = sharedAbortController();
+      const left = (): void => {
+        if (this.leaving === leaving) this.leaving = undefined;
+        leaving.abort();
+      };
+      this.leaving = leaving;
+      try {
+        this.client.getChannel().watchConnectivityState(grpc.connectivityState.TRANSIENT_FAILURE, Infinity, left);
+      } catch {
+        left(); // shut down meanwhile
+      }
+    }
+    return this.leaving?.signal;
   }
 
   /** Whether the endpoint should be skipped when another one is usable. */

@@ -1,3 +1,4 @@
+import { sharedAbortController } from './backoff.js';
 import type { EndpointChannel } from './endpoint-channel.js';
 import type { EtcdError } from './errors.js';
 
@@ -12,6 +13,7 @@ const MAX_AVOID_MS = 5_000;
 export class EndpointPool {
   private pinned = 0;
   private list: readonly EndpointChannel[];
+  private replaced: AbortController | undefined;
 
   constructor(channels: readonly EndpointChannel[]) {
     this.list = channels;
@@ -30,6 +32,25 @@ export class EndpointPool {
     const pinned = this.current();
     this.list = channels;
     this.pinned = Math.max(0, channels.indexOf(pinned));
+    this.replaced?.abort();
+    this.replaced = undefined;
+  }
+
+  /**
+   * `undefined` when some endpoint's channel can take a call now. Otherwise every channel is in
+   * TRANSIENT_FAILURE, where a call fails at once without reaching the network, and the result
+   * are signals of which one aborts when a channel leaves that state or the list changes.
+   */
+  allFailing(): AbortSignal[] | undefined {
+    const leaving: AbortSignal[] = [];
+    for (const channel of this.list) {
+      const left = channel.leftTransientFailure();
+      if (left === undefined) return undefined;
+      leaving.push(left);
+    }
+    this.replaced ??= sharedAbortController();
+    leaving.push(this.replaced.signal);
+    return leaving;
   }
 
   /** The endpoint the next call should use. */

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import type { RpcMethod } from './rpc-method.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { Connection, OpenStream, StreamSpec } from './connection.js';
@@ -147,32 +146,22 @@ export class ReconnectingStream<Req, Res> {
 
   /**
    * The backoff before reopening, cut short as soon as the channel of the stream that failed
-   * leaves TRANSIENT_FAILURE. While grpc-js is in its own reconnect backoff, a new stream fails
-   * at once without reaching the network, and each such failure lengthens this backoff too, so
-   * the stream used to stay down for up to 2 s after the endpoint was back (fault test W2:
-   * heal -> CompactedError 1.7-1.9 s in 2 runs of 6, every attempt after the heal having failed
-   * on a channel still in TRANSIENT_FAILURE). grpc-js keeps reconnecting in the background
-   * (pick_first's sticky TRANSIENT_FAILURE, with its own backoff), and the channel leaves that
-   * state when a connection succeeds: reopening then resumes at once, paced by grpc-js.
+   * leaves TRANSIENT_FAILURE, and made as long as needed while every endpoint is in that state.
+   * While grpc-js is in its own reconnect backoff, a new stream fails at once without reaching
+   * the network, and each such failure lengthens this backoff too, so the stream used to stay
+   * down for up to 2 s after the endpoint was back (fault test W2: heal -> CompactedError
+   * 1.7-1.9 s in 2 runs of 6, every attempt after the heal having failed on a channel still in
+   * TRANSIENT_FAILURE). grpc-js keeps reconnecting in the background (pick_first's sticky
+   * TRANSIENT_FAILURE, with its own backoff), and the channel leaves that state when a
+   * connection succeeds: reopening then resumes at once, paced by grpc-js, and a client whose
+   * endpoints are all down makes no attempt of its own (fault test F2's CPU bound).
    */
   private async pause(delayMs: number, channel: EndpointChannel | undefined): Promise<void> {
-    const early = new AbortController();
-    const wake = (): void => early.abort();
-    this.wake.signal.addEventListener('abort', wake, { once: true });
-    if (channel !== undefined && channel.state() === 'transient-failure') {
-      try {
-        channel.client
-          .getChannel()
-          .watchConnectivityState(grpc.connectivityState.TRANSIENT_FAILURE, Date.now() + delayMs, wake);
-      } catch {
-        // The channel was shut down meanwhile: the plain backoff applies.
-      }
-    }
-    try {
-      await sleep(delayMs, undefined, this.spec.source, early.signal);
-    } finally {
-      this.wake.signal.removeEventListener('abort', wake);
-    }
+    const source = this.spec.source;
+    const allFailing = this.connection.allEndpointsFailing();
+    if (allFailing !== undefined) return sleep(Infinity, undefined, source, this.wake.signal, ...allFailing);
+    const left = channel?.leftTransientFailure();
+    return sleep(delayMs, undefined, source, this.wake.signal, ...(left === undefined ? [] : [left]));
   }
 
   /** Runs one stream until it ends; returns why it ended. */
