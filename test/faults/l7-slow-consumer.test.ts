@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LeaseKeepAlive } from 'etcdkit';
-import { heapAfterGc, useLeaseScenario } from './lease-probe.js';
-import { FaultRecord, round, sleep } from './support.js';
+import { useLeaseScenario } from './lease-probe.js';
+import { collectGarbage, FaultRecord, round, sleep } from './support.js';
 
 const TTL = 2;
 const LEASES = 200;
@@ -43,9 +43,9 @@ describe('L7: slow consumer', () => {
       });
     }, 50);
     await sleep(TTL * 1_000);
-    const heapBefore = heapAfterGc();
+    const heapBefore = collectGarbage();
     await sleep(DURATION_MS - TTL * 1_000);
-    const heapAfter = heapAfterGc();
+    const heapAfter = collectGarbage();
     clearInterval(sampler);
 
     const alive = (await Promise.all(granted.map(({ id }) => c.lease.timeToLive(id).then(() => true, () => false)))).filter(Boolean).length;

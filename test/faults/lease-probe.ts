@@ -4,8 +4,6 @@
  * lease as the SDK reports it, when and why it was lost, and any report of the lease being
  * alive after it was lost; the server's count of open keep-alive streams; a heap measure.
  */
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import { afterAll, beforeAll } from 'vitest';
 import { Etcd, type EtcdOptions, type KeptLease, LeaseExpiredError, type LeaseKeepAlive } from 'etcdkit';
 import { type EtcdMember, type EtcdServer, startEtcd } from 'etcdkit/testing';
@@ -67,19 +65,6 @@ export async function openKeepAliveStreams(member: EtcdMember): Promise<number> 
     if (key.startsWith('grpc_server_handled_total{')) open -= value;
   }
   return open;
-}
-
-let gc: (() => void) | undefined;
-
-/** `heapUsed` after two full garbage collections (exposing `gc` on first use). */
-export function heapAfterGc(): number {
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
 }
 
 /**

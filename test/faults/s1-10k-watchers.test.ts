@@ -11,11 +11,9 @@
  * Figures: creation rate (serial and pipelined), heap per watcher, event-burst latency,
  * 10k resume time, gauges.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { type Etcd, Watch, type Watcher } from 'etcdkit';
-import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
+import { collectGarbage, FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import { Collector, waitForGauges, waitUntil, type WatchGauges } from './watch-support.js';
 
 const N = 10_000;
@@ -23,16 +21,6 @@ const SERIAL = 500;
 const WRITE_CONCURRENCY = 64;
 const keyOf = (i: number): string => `/s/${String(i).padStart(5, '0')}`;
 const record = new FaultRecord('S1', '10,000 concurrent watchers on one stream');
-
-/** A forced full GC when the V8 flag can be turned on at runtime (for the heap figure only). */
-function gcFunction(): (() => void) | undefined {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Puts `value` to every key, `WRITE_CONCURRENCY` at a time; returns per-key issue/ack time and revision. */
 async function putAll(client: Etcd, value: string): Promise<Array<{ issuedAt: number; ackedAt: number; revision: bigint }>> {
@@ -100,8 +88,7 @@ describe('S1: 10k watchers on one stream', () => {
     record.mark('serial creation done', { ms: round(serialMs) });
 
     // Pipelined creation of 10k, heap measured before any consumer is attached.
-    const gc = gcFunction();
-    gc?.();
+    collectGarbage();
     await sleep(200);
     const heapBefore = process.memoryUsage().heapUsed;
     const createStart = now();
@@ -114,8 +101,7 @@ describe('S1: 10k watchers on one stream', () => {
     const onServer = await gauge((g) => g.watchers === baseline.watchers + N && g.streams === baseline.streams + 1);
     await sleep(500);
     const heapSettled = process.memoryUsage().heapUsed;
-    gc?.();
-    const heapAfterGc = process.memoryUsage().heapUsed;
+    const heapAfterGc = collectGarbage();
     record.mark('10k created', { ms: round(createMs) });
 
     const collectors = watchers.map((w, i) => new Collector(w, keyOf(i)));
@@ -170,7 +156,7 @@ describe('S1: 10k watchers on one stream', () => {
     record.figures['creationMs'] = { serial500: round(serialMs), pipelined10k: round(createMs), pipelinedRequestsQueuedMs: round(sentMs) };
     record.figures['heapPerWatcherBytes'] = {
       afterSettle: round(heapDelta / N),
-      afterForcedGc: gc === undefined ? null : round((heapAfterGc - heapBefore) / N),
+      afterForcedGc: round((heapAfterGc - heapBefore) / N),
       note: 'heapUsed delta over 10k created watchers with no consumer attached; "afterForcedGc" uses v8.setFlagsFromString("--expose-gc")',
     };
     record.figures['eventBurstLatencyMs'] = {

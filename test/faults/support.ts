@@ -6,6 +6,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
 import Long from 'long';
 import { afterAll, beforeAll } from 'vitest';
@@ -340,4 +342,17 @@ export function tally(keys: Iterable<string>): Record<string, number> {
 /** The class name of an error (`DeadlineExceededError`, ...) or a description of a non-error. */
 export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
+}
+
+let gc: (() => void) | undefined;
+
+/** Runs full garbage collections (V8's `gc`, exposed at run time) and returns the heap used after them. */
+export function collectGarbage(): number {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
 }

@@ -10,6 +10,7 @@
  * 0 out of order, every revision in one batch, and no watcher ends.
  */
 import { describe, expect, it } from 'vitest';
+import { CpuMeter } from './cpu-meter.js';
 import { FaultRecord, now, percentile, round, sleep, useProxiedEtcd } from './support.js';
 import {
   compareAll,
@@ -75,24 +76,20 @@ describe('W1: kill -9 and restart of the single server', () => {
     // flight at the kill still fail or stay in doubt), so the CPU figure is the watch client's
     // (plus the harness's health polling during the restart).
     writer.pause();
-    // The process's own floor (vitest, GC of what the collectors hold): 1 s with the writer
+    // The process's own floor (vitest, the idle collectors and clients): 1 s with the writer
     // paused and the server up, after the writes in flight settled.
     await sleep(300);
-    const floorStart = now();
-    const floorCpuBefore = cpuMs();
+    const floorMeter = await CpuMeter.start();
     await sleep(1_000);
-    const floorCpu = cpuMs() - floorCpuBefore;
-    const floorMs = now() - floorStart;
+    const floor = await floorMeter.stop();
     const killedAt = now();
     const cpuBefore = cpuMs();
     await s.kill();
     record.mark('server killed (SIGKILL)', { lastAckedRevision: writer.lastRevision });
     // The quiet part of the outage: server dead, harness idle, writer paused.
-    const quietStart = now();
-    const quietCpuBefore = cpuMs();
+    const quietMeter = await CpuMeter.start();
     await sleep(OUTAGE_MS);
-    const quietCpu = cpuMs() - quietCpuBefore;
-    const quietMs = now() - quietStart;
+    const quiet = await quietMeter.stop();
     record.mark('restart');
     await s.restart();
     const healthyAt = now();
@@ -140,14 +137,9 @@ describe('W1: kill -9 and restart of the single server', () => {
       wallMs: round(healthyAt - killedAt),
       percentOfOneCore: round((cpuDuringOutage / (healthyAt - killedAt)) * 100),
       note: 'whole test process (watch client, paused writer, harness restart + health polling)',
-      quietPart: {
-        cpuMs: round(quietCpu),
-        wallMs: round(quietMs),
-        percentOfOneCore: round((quietCpu / quietMs) * 100),
-        note: 'from the kill to the restart: server dead, harness idle, writer paused',
-      },
-      floorBeforeKill: { cpuMs: round(floorCpu), wallMs: round(floorMs), percentOfOneCore: round((floorCpu / floorMs) * 100) },
-      quietPartAboveFloorPercent: round((quietCpu / quietMs - floorCpu / floorMs) * 100),
+      quietPart: { ...quiet, note: 'from the kill to the restart: server dead, harness idle, writer paused' },
+      floorBeforeKill: floor,
+      quietPartAboveFloorPercent: round(quiet.percent - floor.percent, 2),
     };
     record.figures['watcherStats'] = {
       resumes: stats.map((x) => x.resumes),
@@ -162,7 +154,7 @@ describe('W1: kill -9 and restart of the single server', () => {
     record.check('exactly one resume per watcher for the one outage (stats.resumes)', stats.every((x) => x.resumes === 1), stats.map((x) => x.resumes));
     record.check('every watcher was re-created on the restarted server', resumed.ms !== undefined, resumed.gauges);
     record.check('reconnect attempts during the outage follow a backoff (no tight loop: < 40 connections)', acceptedDuringOutage < 40, acceptedDuringOutage);
-    record.check('client CPU while the server is down, above the process floor, < 5% of one core (#9578)', quietCpu / quietMs - floorCpu / floorMs < 0.05, record.figures['clientCpuDuringOutage']);
+    record.check('client CPU while the server is down, above the process floor, < 5% of one core (#9578)', quiet.percent - floor.percent < 5, record.figures['clientCpuDuringOutage']);
 
     await Promise.all(watchers.map((w) => w.watcher.cancel()));
     await Promise.all(watchers.map((w) => w.collector.done));
