@@ -9,6 +9,7 @@ import { toLong } from '../encoding/int64.js';
 import { type WatchCreateRequest, WatchCreateRequest_FilterType } from '../generated/etcdserverpb/rpc.js';
 import type { Event as RawEvent } from '../generated/mvccpb/kv.js';
 import { BatchQueue } from './batch-queue.js';
+import { WatchIterator } from './watch-iterator.js';
 import type { WatchBatch, WatchEvent } from './events.js';
 import type { WatchFields } from './watch.js';
 
@@ -248,54 +249,14 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
   /** Iterates batches: all events of one or more whole revisions, or a progress notification. */
   [Symbol.asyncIterator](): AsyncIterator<WatchBatch, undefined> {
     this.claim();
-    return this.cancelOnReturn(this.batches());
+    return new WatchIterator<WatchBatch>(this.state.queue, () => this.cancel(), false);
   }
 
   /** Iterates single events in revision order, skipping progress notifications. */
   events(): AsyncIterable<WatchEvent, undefined> {
     this.claim();
-    const batches = this.batches();
-    return {
-      [Symbol.asyncIterator]: () => this.cancelOnReturn(flatten(batches)),
-    };
+    return new WatchIterator<WatchEvent>(this.state.queue, () => this.cancel(), true);
   }
-
-  /**
-   * Makes the iterator's `return()` cancel the watcher first. An async generator runs its
-   * `finally` (which cancels) only once started and not waiting: `return()` before the first
-   * `next()` left the watcher on the server, and `return()` while a `next()` waited for events
-   * waited with it, possibly forever (fault test S2, endings "return before next" and "return
-   * while next is pending").
-   */
-  private cancelOnReturn<T>(generator: AsyncGenerator<T, undefined, undefined>): AsyncGenerator<T, undefined, undefined> {
-    const finish = generator.return.bind(generator);
-    generator.return = async (value) => {
-      await this.cancel();
-      return finish(value);
-    };
-    return generator;
-  }
-
-  private async *batches(): AsyncGenerator<WatchBatch, undefined, undefined> {
-    try {
-      for (;;) {
-        const result = await this.state.queue.next();
-        if (result.done) return undefined;
-        yield result.value;
-      }
-    } finally {
-      await this.cancel();
-    }
-  }
-}
-
-async function* flatten(batches: AsyncGenerator<WatchBatch, undefined, undefined>): AsyncGenerator<WatchEvent, undefined, undefined> {
-  try {
-    for await (const batch of batches) yield* batch.events;
-  } finally {
-    await batches.return(undefined);
-  }
-  return undefined;
 }
 
 /** Checks the options of `etcd.watch` and returns the buffer limit. @internal */
