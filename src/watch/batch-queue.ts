@@ -1,3 +1,9 @@
+/** A consumer waiting for a queue: told once, when the next item (or the end) is there. @internal */
+export interface QueueWaiter<T> {
+  deliver(result: IteratorResult<T, undefined>): void;
+  fail(error: Error): void;
+}
+
 /**
  * A queue between one producer (the shared watch stream) and one consumer (a `for await`
  * loop). It holds whole batches, counts their weight (events), and refuses a batch that would
@@ -9,7 +15,7 @@ export class BatchQueue<T> {
   private readonly items: Array<{ item: T; weight: number }> = [];
   private head = 0;
   private weight = 0;
-  private waiter: { resolve: (result: IteratorResult<T, undefined>) => void; reject: (error: Error) => void } | undefined;
+  private waiter: QueueWaiter<T> | undefined;
   private ended = false;
   private failure: Error | undefined;
 
@@ -31,7 +37,7 @@ export class BatchQueue<T> {
     if (this.waiter) {
       const waiter = this.waiter;
       this.waiter = undefined;
-      waiter.resolve({ value: item, done: false });
+      waiter.deliver({ value: item, done: false });
       return true;
     }
     if (this.items.length > this.head && this.weight + weight > this.maxWeight) return false;
@@ -48,8 +54,8 @@ export class BatchQueue<T> {
     if (this.waiter && this.items.length === this.head) {
       const waiter = this.waiter;
       this.waiter = undefined;
-      if (error === undefined) waiter.resolve({ value: undefined, done: true });
-      else waiter.reject(error);
+      if (error === undefined) waiter.deliver({ value: undefined, done: true });
+      else waiter.fail(error);
     }
   }
 
@@ -63,6 +69,19 @@ export class BatchQueue<T> {
 
   /** The next batch; waits for one while the queue is open. */
   next(): Promise<IteratorResult<T, undefined>> {
+    // An error thrown by take() rejects the promise.
+    return new Promise((resolve, reject) => {
+      const result = this.take({ deliver: resolve, fail: reject });
+      if (result !== undefined) resolve(result);
+    });
+  }
+
+  /**
+   * The next batch now, or `done`; `undefined` when there is none yet, and then `waiter` is
+   * told once when there is (the one waiter replaces any earlier one). Throws the error the
+   * queue was ended with, once what was buffered has been taken.
+   */
+  take(waiter: QueueWaiter<T>): IteratorResult<T, undefined> | undefined {
     if (this.head < this.items.length) {
       const entry = this.items[this.head]!;
       this.items[this.head] = undefined as never;
@@ -72,13 +91,13 @@ export class BatchQueue<T> {
         this.items.splice(0, this.head);
         this.head = 0;
       }
-      return Promise.resolve({ value: entry.item, done: false });
+      return { value: entry.item, done: false };
     }
     if (this.ended) {
-      return this.failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.failure);
+      if (this.failure !== undefined) throw this.failure;
+      return { value: undefined, done: true };
     }
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    this.waiter = waiter;
+    return undefined;
   }
 }

@@ -249,13 +249,13 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
   /** Iterates batches: all events of one or more whole revisions, or a progress notification. */
   [Symbol.asyncIterator](): AsyncIterator<WatchBatch, undefined> {
     this.claim();
-    return new WatchIterator<WatchBatch>(this.state.queue, () => this.cancel(), false);
+    return new WatchIterator<WatchBatch>(this.state.queue, this, false);
   }
 
   /** Iterates single events in revision order, skipping progress notifications. */
   events(): AsyncIterable<WatchEvent, undefined> {
     this.claim();
-    return new WatchIterator<WatchEvent>(this.state.queue, () => this.cancel(), true);
+    return new WatchIterator<WatchEvent>(this.state.queue, this, true);
   }
 }
 

@@ -16,7 +16,7 @@ function setup(perEvent = true): { queue: BatchQueue<WatchBatch>; iterator: Watc
     queue.end();
     return Promise.resolve();
   };
-  return { queue, iterator: new WatchIterator<WatchEvent>(queue, cancel, perEvent), cancels: () => cancels };
+  return { queue, iterator: new WatchIterator<WatchEvent>(queue, { cancel }, perEvent), cancels: () => cancels };
 }
 
 describe('WatchIterator', () => {
@@ -74,7 +74,7 @@ describe('WatchIterator', () => {
 
   it('yields whole batches, progress notifications included, when not per event', async () => {
     const { queue } = setup(false);
-    const iterator = new WatchIterator<WatchBatch>(queue, () => Promise.resolve(), false);
+    const iterator = new WatchIterator<WatchBatch>(queue, { cancel: () => Promise.resolve() }, false);
     queue.push(batch('a', 'b'), 2);
     queue.push(batch(), 0);
     const first = await iterator.next();
