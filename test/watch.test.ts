@@ -146,6 +146,23 @@ describe('watch basics', () => {
     }
   });
 
+  it('events() waiting across progress notifications yields the next event', async () => {
+    const client = etcd.client();
+    const key = `${etcd.prefix()}quiet-events`;
+    const watcher = client.watch(Watch.key(key).withProgressNotify());
+    await watcher.created;
+    const events = watcher.events()[Symbol.asyncIterator]();
+    const next = events.next();
+    // The server sends a progress notification every 500 ms: let two arrive while next() waits.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(watcher.stats.batches).toBeGreaterThanOrEqual(2);
+    await client.put(key, 'v');
+    const result = await next;
+    expect(result.done === false && result.value.kv.value.toString()).toBe('v');
+    await events.return?.();
+    expect(watcher.active).toBe(false);
+  }, 10_000);
+
   it('watchProgress() reports the current revision without moving any resume revision', async () => {
     const client = etcd.client();
     expect(await client.watchProgress()).toBeUndefined();

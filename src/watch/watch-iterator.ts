@@ -58,12 +58,16 @@ export class WatchIterator<T extends WatchBatch | WatchEvent> implements AsyncIt
 
   /** @internal The queue has a batch, or ended. */
   deliver(result: Result<WatchBatch>): void {
-    this.wake(this.accept(result));
+    // Wake the pending read before accepting: for a progress notification, accept() starts
+    // the next read, which must not be mistaken for this one.
+    const resolve = this.stopWaiting();
+    resolve?.(this.accept(result));
   }
 
   /** @internal The queue ended with `error`. */
   fail(error: Error): void {
-    this.wake(this.failed(error));
+    const resolve = this.stopWaiting();
+    resolve?.(this.failed(error));
   }
 
   private take(): Promise<Result<T>> {
@@ -84,12 +88,13 @@ export class WatchIterator<T extends WatchBatch | WatchEvent> implements AsyncIt
     return waiting;
   }
 
-  private wake(result: Result<T> | Promise<Result<T>>): void {
+  /** Ends the pending read; returns what settles it. */
+  private stopWaiting(): ((result: Result<T> | Promise<Result<T>>) => void) | undefined {
     const resolve = this.resolve;
     if (this.tail === this.waiting) this.tail = undefined;
     this.resolve = undefined;
     this.waiting = undefined;
-    resolve?.(result);
+    return resolve;
   }
 
   private accept(result: Result<WatchBatch>): Result<T> | Promise<Result<T>> {

@@ -42,6 +42,17 @@ describe('WatchIterator', () => {
     expect(names([await iterator.next()])).toEqual(['e']);
   });
 
+  it('a progress notification arriving while next() waits keeps it waiting for the next event', async () => {
+    const { queue, iterator } = setup();
+    const first = iterator.next();
+    queue.push(batch(), 0);
+    const second = iterator.next();
+    queue.push(batch(), 0);
+    queue.push(batch('a'), 1);
+    queue.push(batch('b'), 1);
+    expect(names(await Promise.all([first, second]))).toEqual(['a', 'b']);
+  }, 2_000);
+
   it('cancels the watcher when the queue ends, then reports done for good', async () => {
     const { queue, iterator, cancels } = setup();
     queue.push(batch('a'), 1);
