@@ -11,6 +11,9 @@ export function sharedAbortController(): AbortController {
   return controller;
 }
 
+/** The longest delay `setTimeout` takes; a longer one fires at once (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Exponential backoff with full jitter: a random delay in [0, min(max, initial × 2^(attempt-1))]. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
@@ -47,7 +50,8 @@ export function sleep(
     const onWake = (): void => {
       if (done()) resolve();
     };
-    const timer = Number.isFinite(ms) ? setTimeout(onWake, ms) : undefined;
+    // A sleep past the timer's range wakes early at its end; the caller checks its deadline.
+    const timer = Number.isFinite(ms) ? setTimeout(onWake, Math.min(ms, MAX_TIMER_MS)) : undefined;
     signal?.addEventListener('abort', onAbort, { once: true });
     for (const wake of wakes) wake.addEventListener('abort', onWake, { once: true });
   });
