@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { MAX_DURATION_MS } from './call-options.js';
 import { CancelledError } from './errors.js';
 
 /**
@@ -10,9 +11,6 @@ export function sharedAbortController(): AbortController {
   setMaxListeners(0, controller.signal);
   return controller;
 }
-
-/** The longest delay `setTimeout` takes; a longer one fires at once (with a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Exponential backoff with full jitter: a random delay in [0, min(max, initial × 2^(attempt-1))]. */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
@@ -51,7 +49,7 @@ export function sleep(
       if (done()) resolve();
     };
     // A sleep past the timer's range wakes early at its end; the caller checks its deadline.
-    const timer = Number.isFinite(ms) ? setTimeout(onWake, Math.min(ms, MAX_TIMER_MS)) : undefined;
+    const timer = Number.isFinite(ms) ? setTimeout(onWake, Math.min(ms, MAX_DURATION_MS)) : undefined;
     signal?.addEventListener('abort', onAbort, { once: true });
     for (const wake of wakes) wake.addEventListener('abort', onWake, { once: true });
   });

@@ -11,12 +11,17 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** Checks a duration option: a positive, finite number of milliseconds. */
+/** The longest duration a timer can wait (about 24.8 days); Node fires a longer one at once. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** Checks a duration option: a positive number of milliseconds a timer can wait. */
 export function checkDurationMs(value: unknown, argument: string, source: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(argument, `expected a positive number of milliseconds, got ${String(value)}`, {
-      source,
-    });
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_DURATION_MS) {
+    throw new InvalidArgumentError(
+      argument,
+      `expected a positive number of milliseconds up to ${MAX_DURATION_MS} (about 24.8 days), got ${String(value)}`,
+      { source },
+    );
   }
   return value;
 }

@@ -1,3 +1,5 @@
+import { MAX_DURATION_MS } from '../connection/call-options.js';
+
 /** Something a {@link TimerQueue} can schedule: it remembers the one time it is due at. */
 export interface Schedulable {
   /** When the item is due (`performance.now()` milliseconds); `NaN` when not scheduled. @internal */
@@ -78,7 +80,9 @@ export class TimerQueue<T extends Schedulable> {
     if (next >= this.armedAt && this.timer !== undefined) return;
     this.disarm();
     this.armedAt = next;
-    this.timer = setTimeout(this.fire, Math.max(0, Math.ceil(next - performance.now())));
+    // Capped: a longer delay would fire at once (a lease with a TTL of years), and a turn that
+    // finds nothing due only re-arms.
+    this.timer = setTimeout(this.fire, Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(next - performance.now()))));
   }
 
   private disarm(): void {

@@ -66,6 +66,17 @@ describe('TimerQueue', () => {
     expect(calls).toBe(3);
   });
 
+  it('an item due beyond what a timer can wait re-arms at the cap instead of firing at once', () => {
+    let calls = 0;
+    const queue = new TimerQueue<Item>(() => calls++);
+    queue.schedule(item('far'), performance.now() + 1e12);
+    vi.advanceTimersByTime(1_000);
+    expect(calls).toBe(0);
+    vi.advanceTimersByTime(2 ** 31);
+    expect(calls).toBe(0);
+    expect(vi.getTimerCount()).toBe(1);
+  });
+
   it('orders many items like a sort', () => {
     const fired: number[] = [];
     const queue = new TimerQueue<Item & { at: number }>((it) => fired.push(it.at));
