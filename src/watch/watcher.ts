@@ -9,6 +9,7 @@ import { toLong } from '../encoding/int64.js';
 import { type WatchCreateRequest, WatchCreateRequest_FilterType } from '../generated/etcdserverpb/rpc.js';
 import type { Event as RawEvent } from '../generated/mvccpb/kv.js';
 import { BatchQueue } from './batch-queue.js';
+import { LazyOutcome } from './lazy-outcome.js';
 import { WatchIterator } from './watch-iterator.js';
 import type { WatchBatch, WatchEvent } from './events.js';
 import type { WatchFields } from './watch.js';
@@ -43,9 +44,6 @@ export interface WatcherStats {
 
 const DEFAULT_MAX_BUFFERED_EVENTS = 10_000;
 
-/** What settles a promise that is already settled: nothing. */
-const settled = (): void => undefined;
-
 /** What the multiplexer needs from a watcher. @internal */
 export interface WatcherHost {
   /** Removes the watcher from the stream; resolves once the server confirmed (or gave up waiting). */
@@ -71,11 +69,10 @@ export class WatcherState {
   ended = false;
   readonly queue: BatchQueue<WatchBatch>;
   readonly stats: WatcherStats = { batches: 0, events: 0, staleEventsDropped: 0, staleProgressIgnored: 0, resumes: 0 };
-  private resolveCreated!: () => void;
-  private rejectCreated!: (error: EtcdError) => void;
-  private resolveEnded!: (error: EtcdError | undefined) => void;
-  readonly created: Promise<void>;
-  readonly endedPromise: Promise<EtcdError | undefined>;
+  /** Settled when the server first acknowledges the watcher, or when it ends before that. */
+  readonly creation = new LazyOutcome<void>();
+  /** Settled when the watcher ends, with the error that ended it, if any. */
+  readonly ending = new LazyOutcome<EtcdError | undefined>();
 
   constructor(
     readonly id: number,
@@ -85,15 +82,6 @@ export class WatcherState {
   ) {
     this.cursor = fields.startRevision === 0n ? undefined : fields.startRevision;
     this.queue = new BatchQueue(maxBufferedEvents);
-    this.created = new Promise<void>((resolve, reject) => {
-      this.resolveCreated = resolve;
-      this.rejectCreated = reject;
-    });
-    // Nobody has to await `created`: a failed creation also ends the iteration.
-    this.created.catch(() => undefined);
-    this.endedPromise = new Promise((resolve) => {
-      this.resolveEnded = resolve;
-    });
   }
 
   /** The create request for the current stream, resuming at the cursor. */
@@ -123,9 +111,7 @@ export class WatcherState {
     this.everAcknowledged = true;
     // A watcher "from now" delivers what comes after its creation, also across reconnects.
     if (this.cursor === undefined) this.cursor = headerRevision + 1n;
-    this.resolveCreated();
-    // `created` is settled for good: let its resolving functions go (10,000 watchers, 1 MB).
-    this.resolveCreated = this.rejectCreated = settled;
+    this.creation.resolve();
   }
 
   /** Queues a batch; false when the consumer is too far behind. */
@@ -146,9 +132,11 @@ export class WatcherState {
     // cancelled before its ack, while its create is in flight or the stream is down, will never
     // be acknowledged, and whoever awaits `created` used to wait forever (fault test S2: 895 of
     // 2000 watchers cancelled during a cut storm, while an abort signal did reject it).
-    this.rejectCreated(error ?? new CancelledError('the watcher was cancelled before the server acknowledged it', { source: 'Watch' }));
+    if (!this.creation.settled) {
+      this.creation.reject(error ?? new CancelledError('the watcher was cancelled before the server acknowledged it', { source: 'Watch' }));
+    }
     this.queue.end(error);
-    this.resolveEnded(error);
+    this.ending.resolve(error);
   }
 }
 
@@ -177,9 +165,15 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
    * guaranteed to be seen; rejects if the watcher could not be created, or with
    * `CancelledError` if it was cancelled before the server acknowledged it.
    */
-  readonly created: Promise<void>;
+  get created(): Promise<void> {
+    return this.state.creation.promise;
+  }
+
   /** Resolves when the watcher ends: with `undefined` after `cancel()`, or with the error that ended it. Never rejects. */
-  readonly ended: Promise<EtcdError | undefined>;
+  get ended(): Promise<EtcdError | undefined> {
+    return this.state.ending.promise;
+  }
+
   private consumed = false;
   private cancelling: Promise<void> | undefined;
 
@@ -189,8 +183,6 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
     private readonly host: WatcherHost,
     signal: AbortSignal | undefined,
   ) {
-    this.created = state.created;
-    this.ended = state.endedPromise;
     if (signal) {
       const onAbort = (): void => {
         state.end(new CancelledError('cancelled by the caller', { source: 'Watch', cause: signal.reason }));
@@ -199,7 +191,7 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
       if (signal.aborted) onAbort();
       else {
         signal.addEventListener('abort', onAbort, { once: true });
-        void state.endedPromise.then(() => signal.removeEventListener('abort', onAbort));
+        void state.ending.promise.then(() => signal.removeEventListener('abort', onAbort));
       }
     }
   }
