@@ -2,7 +2,7 @@ import type { CallOptions } from '../connection/call-options.js';
 import type { Connection } from '../connection/connection.js';
 import { InvalidArgumentError } from '../connection/errors.js';
 import { type Bytes, toKey } from '../encoding/bytes.js';
-import type { RangeRequest } from '../generated/etcdserverpb/rpc.js';
+import type { RangeRequest, RangeResponse } from '../generated/etcdserverpb/rpc.js';
 import { Lease } from '../lease/lease.js';
 import type { Session, SessionOptions } from '../lease/session.js';
 import { toTxnResult, type TxnResult } from '../txn/results.js';
@@ -132,14 +132,7 @@ export class Namespace {
     if (!(range instanceof Range)) {
       throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
     }
-    const request = range.toRequest();
-    const response = await this.connection.unary(
-      kvMethods.range,
-      this.keySpace.rangeRequest(request),
-      request.serializable ? LOCAL_READ : READ,
-      options,
-    );
-    return toRangeResult(response, this.keySpace.strip);
+    return toRangeResult(await this.sendRange(range, options), this.keySpace.strip);
   }
 
   /** Reads one key; `undefined` when it does not exist. With a {@link Range}, the first key it selects. */
@@ -148,15 +141,13 @@ export class Namespace {
     if (options?.revision !== undefined) range = range.withRevision(options.revision);
     if (options?.serializable) range = range.withSerializable();
     if (range.rangeEnd.length !== 0) range = range.withLimit(1);
-    // As range(range, options), without a second async layer on the hot path.
+    return toRangeResult(await this.sendRange(range, options), this.keySpace.strip).kvs[0];
+  }
+
+  /** Sends a range request in this key space; not `async`, so `get` adds no second async layer on its hot path. */
+  private sendRange(range: Range, options: CallOptions | undefined): Promise<RangeResponse> {
     const request = range.toRequest();
-    const response = await this.connection.unary(
-      kvMethods.range,
-      this.keySpace.rangeRequest(request),
-      request.serializable ? LOCAL_READ : READ,
-      options,
-    );
-    return toRangeResult(response, this.keySpace.strip).kvs[0];
+    return this.connection.unary(kvMethods.range, this.keySpace.rangeRequest(request), request.serializable ? LOCAL_READ : READ, options);
   }
 
   /**

@@ -23,7 +23,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { collectGarbage, round } from './support.js';
+import { collectGarbage, cpuMs, round } from './support.js';
 
 /** CPU milliseconds of one reference-workload run on the quiet 2-core machine the bounds were set on (Node 20; 14-16 ms). */
 export const REFERENCE_WORK_MS = 15;
@@ -33,11 +33,6 @@ export const MAX_SLOWDOWN = 3;
 
 const REFERENCE_SCRIPT = fileURLToPath(new URL('./reference-work.mjs', import.meta.url));
 const run = promisify(execFile);
-
-function cpuMsNow(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1_000;
-}
 
 /** Median CPU milliseconds of the reference workload, timed in a fresh Node process. */
 export async function timeReferenceWork(): Promise<number> {
@@ -72,19 +67,19 @@ export class CpuMeter {
   static async start(): Promise<CpuMeter> {
     const referenceBefore = await timeReferenceWork();
     collectGarbage();
-    return new CpuMeter(referenceBefore, cpuMsNow(), performance.now());
+    return new CpuMeter(referenceBefore, cpuMs(), performance.now());
   }
 
   /** Ends the window, then times the reference workload again. */
   async stop(): Promise<CpuShare> {
-    const cpuMs = cpuMsNow() - this.cpuStart;
+    const used = cpuMs() - this.cpuStart;
     const wallMs = performance.now() - this.wallStart;
     const referenceAfter = await timeReferenceWork();
     const measured = (this.referenceBefore + referenceAfter) / 2 / REFERENCE_WORK_MS;
     const slowdown = Math.min(MAX_SLOWDOWN, Math.max(1, measured));
-    const rawPercent = (cpuMs / wallMs) * 100;
+    const rawPercent = (used / wallMs) * 100;
     return {
-      cpuMs: round(cpuMs),
+      cpuMs: round(used),
       wallMs: round(wallMs),
       rawPercent: round(rawPercent, 2),
       slowdown: round(slowdown, 2),

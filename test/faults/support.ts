@@ -22,6 +22,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 /** Milliseconds since an arbitrary origin, with sub-millisecond precision. */
 export const now = (): number => performance.now();
 
+/** CPU time of this process (user + system, all threads) in ms. */
+export function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
 export interface Check {
   name: string;
   ok: boolean;

@@ -17,7 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Etcd, EtcdError, Op, Watch, type WatchBatch, type Watcher, type WatchOptions } from 'etcdkit';
 import type { EtcdMember } from 'etcdkit/testing';
 import { sumMetric } from 'etcdkit/testing';
-import { errorName, now, sleep, tally } from './support.js';
+import { cpuMs, errorName, now, sleep, tally } from './support.js';
 
 export type EventType = 'put' | 'delete';
 
@@ -688,13 +688,7 @@ export async function waitForGauges(
   }
 }
 
-/** CPU time of this process (user + system) in ms. */
-export function cpuMs(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
-export { tally };
+export { cpuMs, tally };
 
 /** JSON with bigints as strings, for summaries. */
 export function json(value: unknown): string {
