@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CancelledError, ClientClosedError, Etcd } from 'etcdkit';
+import { CancelledError, ClientClosedError, Etcd, LeaseNotFoundError } from 'etcdkit';
 import { startFaultProxy } from 'etcdkit/testing';
 import { activeResources, rejectionOf, useEtcd, waitForResourcesAtMost } from './helpers/etcd.js';
 
@@ -57,6 +57,20 @@ describe('client lifecycle', () => {
     const error = await rejectionOf(() => client.get('k', { signal: AbortSignal.abort(reason) }));
     expect(error).toBeInstanceOf(CancelledError);
     expect((error as CancelledError).cause).toBe(reason);
+  });
+
+  it('a call leaves Error.stackTraceLimit as it was, and a failed call still has a stack reaching the caller', async () => {
+    const client = etcd.client();
+    const key = `${etcd.prefix()}stack`;
+    const before = Error.stackTraceLimit;
+    await client.put(key, 'v');
+    expect(Error.stackTraceLimit).toBe(before);
+    const error = await rejectionOf(() => client.put(key, 'v', { lease: 0x7eadbeefn }));
+    expect(error).toBeInstanceOf(LeaseNotFoundError);
+    expect(Error.stackTraceLimit).toBe(before);
+    expect((error as Error).stack).toMatch(/LeaseNotFoundError[^\n]*\n\s+at /);
+    expect((error as Error).stack).toContain('Etcd.put');
+    expect((error as Error).stack).toContain('connection.test.ts');
   });
 
   it('credentials against a server without auth are accepted: calls go out without a token', async () => {
