@@ -87,6 +87,7 @@ function notes(report: WorkloadReport, summary: Summary): string {
   if (e['heapPerLeaseBytes'] !== undefined) parts.push(`heap ${fmt(e['heapPerLeaseBytes'], 0)} B/lease`);
   if (e['grantMs'] !== undefined) parts.push(`granted in ${fmt(e['grantMs'], 0)} ms`);
   if (report.id === 'leases-1k') parts.push(`CPU ${fmt((summary.cpuPerOpUs * summary.opsPerSec) / 1000, 1)} ms/s`);
+  if (e['settleCpuUsPerOp'] !== undefined) parts.push(`${fmt(e['settleCpuUsPerOp'], 1)} µs/op in the settling cycles before the window`);
   if (e['casFailures']) parts.push(`${fmt(e['casFailures'], 0)} failed swaps`);
   if (e['missingEvents']) parts.push(`**${fmt(e['missingEvents'], 0)} events missing**`);
   if (e['leasesLost']) parts.push(`**${fmt(e['leasesLost'], 0)} leases lost**`);
