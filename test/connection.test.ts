@@ -69,7 +69,7 @@ describe('client lifecycle', () => {
     expect(error).toBeInstanceOf(LeaseNotFoundError);
     expect(Error.stackTraceLimit).toBe(before);
     expect((error as Error).stack).toMatch(/LeaseNotFoundError[^\n]*\n\s+at /);
-    expect((error as Error).stack).toContain('Etcd.put');
+    expect((error as Error).message).toContain('KV.Put');
     expect((error as Error).stack).toContain('connection.test.ts');
   });
 

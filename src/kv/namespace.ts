@@ -1,8 +1,9 @@
 import type { CallOptions } from '../connection/call-options.js';
 import type { Connection } from '../connection/connection.js';
 import { InvalidArgumentError } from '../connection/errors.js';
+import { rejectingThrows } from '../connection/rejecting-throws.js';
 import { type Bytes, toKey } from '../encoding/bytes.js';
-import type { RangeRequest, RangeResponse } from '../generated/etcdserverpb/rpc.js';
+import type { DeleteRangeResponse, PutResponse, RangeRequest, RangeResponse, TxnResponse } from '../generated/etcdserverpb/rpc.js';
 import { Lease } from '../lease/lease.js';
 import type { Session, SessionOptions } from '../lease/session.js';
 import { toTxnResult, type TxnResult } from '../txn/results.js';
@@ -18,7 +19,7 @@ import {
   type UpdateResult,
 } from './cas.js';
 import { Delete } from './delete.js';
-import type { KeyValue } from './key-value.js';
+import { type KeyValue, toOptionalKeyValue } from './key-value.js';
 import { type KeySpace } from './key-space.js';
 import { kvMethods } from './methods.js';
 import { Put, type PutOptions, toPut } from './put.js';
@@ -49,6 +50,26 @@ const DELETE = { source: 'KV.DeleteRange', mutation: true } as const;
 const TXN_READ = { source: 'KV.Txn', mutation: false } as const;
 const TXN_WRITE = { source: 'KV.Txn', mutation: true } as const;
 
+/** Functions that make a view's results from responses, for `Connection.unary`'s `convert`. */
+interface ResultMakers {
+  readonly range: (response: RangeResponse) => RangeResult;
+  readonly firstKey: (response: RangeResponse) => KeyValue | undefined;
+  readonly put: (response: PutResponse) => PutResult;
+  readonly delete: (response: DeleteRangeResponse) => DeleteResult;
+  readonly txn: (response: TxnResponse) => TxnResult;
+}
+
+function resultMakers(strip: number): ResultMakers {
+  return {
+    range: (response) => toRangeResult(response, strip),
+    // get returns the key only: its header is never converted.
+    firstKey: (response) => toOptionalKeyValue(response.kvs[0], strip),
+    put: (response) => toPutResult(response, strip),
+    delete: (response) => toDeleteResult(response, strip),
+    txn: (response) => toTxnResult(response, strip),
+  };
+}
+
 /**
  * The key-value and transaction API over one part of the keyspace. {@link Etcd} is the view of
  * the whole keyspace; `etcd.namespace('app/')` returns a view in which every key is relative to
@@ -64,7 +85,11 @@ export class Namespace {
   constructor(connection: Connection, keySpace: KeySpace) {
     this.connection = connection;
     this.keySpace = keySpace;
+    this.results = resultMakers(keySpace.strip);
   }
+
+  /** Makes this view's results from responses; made once per view, not per call. */
+  private readonly results: ResultMakers;
 
   /** The prefix of this view's keys (empty for the client itself). */
   get prefix(): Buffer {
@@ -128,26 +153,31 @@ export class Namespace {
   }
 
   /** Reads the keys a {@link Range} selects. */
-  async range(range: Range, options?: CallOptions): Promise<RangeResult> {
-    if (!(range instanceof Range)) {
-      throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
-    }
-    return toRangeResult(await this.sendRange(range, options), this.keySpace.strip);
+  range(range: Range, options?: CallOptions): Promise<RangeResult> {
+    return rejectingThrows(() => {
+      if (!(range instanceof Range)) {
+        throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
+      }
+      return this.sendRange(range, options, this.results.range);
+    });
   }
 
   /** Reads one key; `undefined` when it does not exist. With a {@link Range}, the first key it selects. */
-  async get(key: Bytes | Range, options?: GetOptions): Promise<KeyValue | undefined> {
-    let range = key instanceof Range ? key : Range.key(key);
-    if (options?.revision !== undefined) range = range.withRevision(options.revision);
-    if (options?.serializable) range = range.withSerializable();
-    if (range.rangeEnd.length !== 0) range = range.withLimit(1);
-    return toRangeResult(await this.sendRange(range, options), this.keySpace.strip).kvs[0];
+  get(key: Bytes | Range, options?: GetOptions): Promise<KeyValue | undefined> {
+    return rejectingThrows(() => {
+      let range = key instanceof Range ? key : Range.key(key);
+      if (options?.revision !== undefined) range = range.withRevision(options.revision);
+      if (options?.serializable) range = range.withSerializable();
+      if (range.rangeEnd.length !== 0) range = range.withLimit(1);
+      return this.sendRange(range, options, this.results.firstKey);
+    });
   }
 
-  /** Sends a range request in this key space; not `async`, so `get` adds no second async layer on its hot path. */
-  private sendRange(range: Range, options: CallOptions | undefined): Promise<RangeResponse> {
+  /** Sends a range request in this key space; `convert` makes the result. */
+  private sendRange<T>(range: Range, options: CallOptions | undefined, convert: (response: RangeResponse) => T): Promise<T> {
     const request = range.toRequest();
-    return this.connection.unary(kvMethods.range, this.keySpace.rangeRequest(request), request.serializable ? LOCAL_READ : READ, options);
+    const spec = request.serializable ? LOCAL_READ : READ;
+    return this.connection.unary(kvMethods.range, this.keySpace.rangeRequest(request), spec, options, convert);
   }
 
   /**
@@ -156,33 +186,21 @@ export class Namespace {
    */
   put(put: Put, options?: CallOptions): Promise<PutResult>;
   put(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<PutResult>;
-  async put(
-    keyOrPut: Bytes | Put,
-    valueOrOptions?: Bytes | CallOptions,
-    options?: PutOptions & CallOptions,
-  ): Promise<PutResult> {
-    const isBuilder = keyOrPut instanceof Put;
-    const put = isBuilder ? keyOrPut : toPut(keyOrPut, valueOrOptions as Bytes, options);
-    const callOptions = isBuilder ? (valueOrOptions as CallOptions | undefined) : options;
-    const response = await this.connection.unary(
-      kvMethods.put,
-      this.keySpace.putRequest(put.toRequest()),
-      PUT,
-      callOptions,
-    );
-    return toPutResult(response, this.keySpace.strip);
+  put(keyOrPut: Bytes | Put, valueOrOptions?: Bytes | CallOptions, options?: PutOptions & CallOptions): Promise<PutResult> {
+    return rejectingThrows(() => {
+      const isBuilder = keyOrPut instanceof Put;
+      const put = isBuilder ? keyOrPut : toPut(keyOrPut, valueOrOptions as Bytes, options);
+      const callOptions = isBuilder ? (valueOrOptions as CallOptions | undefined) : options;
+      return this.connection.unary(kvMethods.put, this.keySpace.putRequest(put.toRequest()), PUT, callOptions, this.results.put);
+    });
   }
 
   /** Deletes one key, or whatever a {@link Delete} selects. */
-  async delete(key: Bytes | Delete, options?: CallOptions): Promise<DeleteResult> {
-    const del = key instanceof Delete ? key : Delete.key(key);
-    const response = await this.connection.unary(
-      kvMethods.deleteRange,
-      this.keySpace.deleteRequest(del.toRequest()),
-      DELETE,
-      options,
-    );
-    return toDeleteResult(response, this.keySpace.strip);
+  delete(key: Bytes | Delete, options?: CallOptions): Promise<DeleteResult> {
+    return rejectingThrows(() => {
+      const del = key instanceof Delete ? key : Delete.key(key);
+      return this.connection.unary(kvMethods.deleteRange, this.keySpace.deleteRequest(del.toRequest()), DELETE, options, this.results.delete);
+    });
   }
 
   /**
@@ -205,14 +223,10 @@ export class Namespace {
   /** Sends this view's transactions; made once, shared by every `Txn` of the view. */
   private committer: ((request: TxnRequestType, options: CallOptions | undefined) => Promise<TxnResult>) | undefined;
 
-  private async commitTxn(request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> {
-    const response = await this.connection.unary(
-      kvMethods.txn,
-      this.keySpace.txnRequest(request),
-      hasWrites(request) ? TXN_WRITE : TXN_READ,
-      options,
+  private commitTxn(request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> {
+    return rejectingThrows(() =>
+      this.connection.unary(kvMethods.txn, this.keySpace.txnRequest(request), hasWrites(request) ? TXN_WRITE : TXN_READ, options, this.results.txn),
     );
-    return toTxnResult(response, this.keySpace.strip);
   }
 
   /**
