@@ -53,6 +53,23 @@ interface Route {
   once?: boolean;
 }
 
+/** An attempt of a unary call that failed, for {@link Connection.afterFailure}. */
+interface FailedAttempt {
+  readonly spec: CallSpec;
+  readonly channel: EndpointChannel;
+  /** The token metadata it was sent with. */
+  readonly metadata: grpc.Metadata;
+  readonly signal: AbortSignal | undefined;
+  /** `Date.now()` time by which the call, retries included, must be done. */
+  readonly deadline: number;
+  readonly route: Route | undefined;
+  readonly withAuth: boolean;
+  /** Its number, from 1. */
+  readonly attempt: number;
+  /** Whether the call refreshed its token once already. */
+  readonly refreshedToken: boolean;
+}
+
 /** What a stream is, for error reporting and its metadata. */
 export interface StreamSpec {
   /** The operation name used in errors, such as `Watch.Watch`. */
@@ -342,52 +359,63 @@ export class Connection {
       try {
         response = await this.attempt(channel, method, request, sent, deadline, signal);
       } catch (raw) {
-        const error = toEtcdError(raw, {
-          source: spec.source,
-          endpoint: channel.address,
-          mutation: spec.mutation,
-          abortReason: signal?.aborted ? signal.reason : undefined,
-        });
-        if (this.closed) {
-          // close() cancelled this attempt. A mutation that had already been sent may still be
-          // applied by the server (fault test K6 saw such a put applied after the cancel), so
-          // keep the mapping's maybeApplied verdict instead of claiming it was not applied.
-          throw new ClientClosedError({
-            source: spec.source,
-            endpoint: channel.address,
-            maybeApplied: error.maybeApplied,
-            cause: raw,
-          });
-        }
-        if (withAuth && needsToken(error) && this.auth.canRefresh && !refreshedToken) {
-          refreshedToken = true;
-          await this.auth.refresh(metadata);
-          continue;
-        }
-        if (isEndpointFailure(error)) this.pool.failed(channel, error);
-        if (!error.retryable || error.maybeApplied || signal?.aborted || route?.once) throw error;
-        // A request that never left the client cost nothing: keep trying until the deadline, as
-        // the Go client waits for a connection, instead of failing while grpc-js reconnects.
-        const notSent = neverSent(raw);
-        if (attempt >= this.maxAttempts && !notSent) throw error;
-        // While every endpoint's channel is in TRANSIENT_FAILURE an attempt fails at once
-        // without reaching the network: wait for grpc-js's own reconnection to succeed
-        // instead of polling it (a client whose endpoints are all down stays idle).
-        const failing = notSent ? this.allEndpointsFailing(route?.channel) : undefined;
-        if (failing !== undefined) {
-          await sleep(deadline - Date.now(), signal, spec.source, this.closing.signal, ...failing);
-          if (Date.now() >= deadline) throw error;
-          continue;
-        }
-        const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
-        if (Date.now() + delay >= deadline) throw error;
-        // Woken early by close(); the check at the top of the loop then rejects the call.
-        await sleep(delay, signal, spec.source, this.closing.signal);
+        const retry = await this.afterFailure(raw, { spec, channel, metadata, signal, deadline, route, withAuth, attempt, refreshedToken });
+        if (retry === 'after-refresh') refreshedToken = true;
         continue;
       }
       this.pool.succeeded(channel);
       return convert === undefined ? (response as unknown as Out) : convert(response);
     }
+  }
+
+  /**
+   * What a failed attempt leads to: throws the call's error, or says how the call goes on
+   * (after a token refresh, a backoff, or a wait for a connection). Kept out of `run`, whose
+   * suspended state every call allocates: its size follows the function's.
+   */
+  private async afterFailure(raw: unknown, failed: FailedAttempt): Promise<'retry' | 'after-refresh'> {
+    const { spec, channel, signal, deadline, route } = failed;
+    const error = toEtcdError(raw, {
+      source: spec.source,
+      endpoint: channel.address,
+      mutation: spec.mutation,
+      abortReason: signal?.aborted ? signal.reason : undefined,
+    });
+    if (this.closed) {
+      // close() cancelled this attempt. A mutation that had already been sent may still be
+      // applied by the server (fault test K6 saw such a put applied after the cancel), so
+      // keep the mapping's maybeApplied verdict instead of claiming it was not applied.
+      throw new ClientClosedError({
+        source: spec.source,
+        endpoint: channel.address,
+        maybeApplied: error.maybeApplied,
+        cause: raw,
+      });
+    }
+    if (failed.withAuth && needsToken(error) && this.auth.canRefresh && !failed.refreshedToken) {
+      await this.auth.refresh(failed.metadata);
+      return 'after-refresh';
+    }
+    if (isEndpointFailure(error)) this.pool.failed(channel, error);
+    if (!error.retryable || error.maybeApplied || signal?.aborted || route?.once) throw error;
+    // A request that never left the client cost nothing: keep trying until the deadline, as
+    // the Go client waits for a connection, instead of failing while grpc-js reconnects.
+    const notSent = neverSent(raw);
+    if (failed.attempt >= this.maxAttempts && !notSent) throw error;
+    // While every endpoint's channel is in TRANSIENT_FAILURE an attempt fails at once
+    // without reaching the network: wait for grpc-js's own reconnection to succeed
+    // instead of polling it (a client whose endpoints are all down stays idle).
+    const failing = notSent ? this.allEndpointsFailing(route?.channel) : undefined;
+    if (failing !== undefined) {
+      await sleep(deadline - Date.now(), signal, spec.source, this.closing.signal, ...failing);
+      if (Date.now() >= deadline) throw error;
+      return 'retry';
+    }
+    const delay = backoffDelay(failed.attempt, this.initialBackoffMs, this.maxBackoffMs);
+    if (Date.now() + delay >= deadline) throw error;
+    // Woken early by close(); the check at the top of run's loop then rejects the call.
+    await sleep(delay, signal, spec.source, this.closing.signal);
+    return 'retry';
   }
 
   /**
@@ -416,7 +444,7 @@ export class Connection {
     signal: AbortSignal | undefined,
   ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      const onAbort = (): void => call.cancel();
+      const onAbort = signal === undefined ? undefined : (): void => call.cancel();
       // grpc-js records a caller stack (`new Error()`) on every unary call, only to append it
       // to an error's stack. Under async stack traces that capture walks the caller's whole
       // await chain: it was the largest cost etcdkit added to a put or get (about 15 µs of
@@ -435,7 +463,7 @@ export class Connection {
           (error, response) => {
             channel.inFlight--;
             this.calls.delete(call);
-            signal?.removeEventListener('abort', onAbort);
+            if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
             if (error) reject(error);
             else resolve(response as Res);
           },
@@ -445,7 +473,7 @@ export class Connection {
       }
       channel.inFlight++;
       this.calls.add(call);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

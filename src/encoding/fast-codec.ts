@@ -522,6 +522,18 @@ function readTag(end: number): number {
   return tag;
 }
 
+/**
+ * The cluster and member IDs of the last header read. Every response of a member carries the
+ * same two, so the `Long`s (immutable) are shared rather than made anew for each response.
+ */
+let lastClusterId = Long.UZERO;
+let lastMemberId = Long.UZERO;
+
+function readId(end: number, last: Long): Long {
+  readVarint64(end);
+  return lo === last.low && hi === last.high ? last : Long.fromBits(lo, hi, true);
+}
+
 function decodeHeader(end: number): ResponseHeader {
   let clusterId = Long.UZERO;
   let memberId = Long.UZERO;
@@ -531,10 +543,10 @@ function decodeHeader(end: number): ResponseHeader {
     const tag = readTag(end);
     switch (tag) {
       case 8:
-        clusterId = readLong(end, true);
+        clusterId = lastClusterId = readId(end, lastClusterId);
         break;
       case 16:
-        memberId = readLong(end, true);
+        memberId = lastMemberId = readId(end, lastMemberId);
         break;
       case 24:
         revision = readLong(end, false);

@@ -9,9 +9,9 @@ import type { TxnResult } from './results.js';
 export type TxnCommitter = (request: TxnRequest, options: CallOptions | undefined) => Promise<TxnResult>;
 
 function checkAll(values: unknown[], isValid: (value: unknown) => boolean, expected: string, source: string): void {
-  values.forEach((value, index) => {
-    if (!isValid(value)) throw new InvalidArgumentError(`[${index}]`, `expected ${expected}`, { source });
-  });
+  for (let index = 0; index < values.length; index++) {
+    if (!isValid(values[index])) throw new InvalidArgumentError(`[${index}]`, `expected ${expected}`, { source });
+  }
 }
 
 const isCompare = (value: unknown): boolean => value instanceof Compare;
