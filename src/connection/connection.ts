@@ -23,6 +23,7 @@ import { HealthMonitor } from './health.js';
 import { activeHooks, type AttemptTrace, type EtcdHooks, invokeHook, observeCall, type WatchBatchEvent } from './hooks.js';
 import { MEMBER_LIST_SPEC, memberMethods, STATUS_SPEC } from './member-methods.js';
 import type { EtcdOptions, TlsOptions } from './options.js';
+import { asError, rejectingThrows } from './rejecting-throws.js';
 import { type RpcMethod, rpcMethod } from './rpc-method.js';
 
 export type { EndpointInfo } from './endpoint-info.js';
@@ -52,6 +53,22 @@ interface Route {
   /** One attempt, no retry (health probes). */
   once?: boolean;
 }
+
+/** A unary call: what it sends, and how. */
+interface UnaryCall<Req, Res, Out> {
+  readonly method: RpcMethod<Req, Res>;
+  readonly request: Req;
+  readonly spec: CallSpec;
+  readonly signal: AbortSignal | undefined;
+  /** `Date.now()` time by which the call, retries included, must be done. */
+  readonly deadline: number;
+  readonly withAuth: boolean;
+  readonly route: Route | undefined;
+  /** Makes the caller's result from the response. */
+  readonly convert: (response: Res) => Out;
+}
+
+const identity = <T>(value: T): T => value;
 
 /** An attempt of a unary call that failed, for {@link Connection.afterFailure}. */
 interface FailedAttempt {
@@ -323,11 +340,11 @@ export class Connection {
   }
 
   /**
-   * Makes a unary call: checks it, logs in if needed, and attempts it until it succeeds or a
-   * failure is final. `async` on purpose: an error it throws has the caller's frames in its
-   * stack, which V8 builds from the await chain at no cost until then.
+   * Makes a unary call: checks it, logs in if needed, and makes its first attempt. Not `async`:
+   * a call whose first attempt succeeds settles through that attempt's promise alone, with no
+   * suspended function behind it. A failed attempt continues in {@link Connection.retry}.
    */
-  private async run<Req, Res, Out = Res>(
+  private run<Req, Res, Out = Res>(
     method: RpcMethod<Req, Res>,
     request: Req,
     spec: CallSpec,
@@ -336,36 +353,83 @@ export class Connection {
     route?: Route,
     convert?: (response: Res) => Out,
   ): Promise<Out> {
-    if (options !== undefined) checkCallOptions(options, spec.source);
-    if (this.closed) throw new ClientClosedError({ source: spec.source });
-    const signal = options?.signal;
-    if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
-    const deadline = Date.now() + (options?.timeoutMs ?? this.timeoutMs);
-    if (withAuth && this.auth.needsLogin) await this.auth.ensureLoggedIn();
-    let refreshedToken = false;
-    for (let attempt = 1; ; attempt++) {
+    return rejectingThrows(() => {
+      if (options !== undefined) checkCallOptions(options, spec.source);
+      if (this.closed) throw new ClientClosedError({ source: spec.source });
+      const signal = options?.signal;
+      if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
+      const call: UnaryCall<Req, Res, Out> = {
+        method,
+        request,
+        spec,
+        signal,
+        deadline: Date.now() + (options?.timeoutMs ?? this.timeoutMs),
+        withAuth,
+        route,
+        convert: convert ?? (identity as (response: Res) => Out),
+      };
+      if (withAuth && this.auth.needsLogin) return this.retry(call, 0, false, this.auth.ensureLoggedIn());
+      return this.attemptAndConvert(call, 1, false);
+    });
+  }
+
+  /**
+   * Makes attempt number `attempt` of `call` and resolves with the converted response, or, if it
+   * fails, with what {@link Connection.retry} makes of the failure.
+   */
+  private attemptAndConvert<Req, Res, Out>(call: UnaryCall<Req, Res, Out>, attempt: number, refreshedToken: boolean): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
       // close() may have run while this call slept in a backoff or refreshed its token. A
       // mutation is only ever re-attempted after an attempt that provably did not apply, so
       // nothing of this call can have been applied.
-      if (this.closed) throw new ClientClosedError({ source: spec.source });
+      if (this.closed) throw new ClientClosedError({ source: call.spec.source });
+      const { route } = call;
       const channel = route?.channel ?? this.pool.pick();
       if (route?.trace) {
         route.trace.endpoint = channel.address;
         route.trace.attempts = attempt;
       }
-      const metadata = withAuth ? this.auth.metadata : NO_TOKEN;
-      const sent = spec.requireLeader === false ? metadata : this.withRequireLeader(metadata);
-      let response: Res;
-      try {
-        response = await this.attempt(channel, method, request, sent, deadline, signal);
-      } catch (raw) {
-        const retry = await this.afterFailure(raw, { spec, channel, metadata, signal, deadline, route, withAuth, attempt, refreshedToken });
-        if (retry === 'after-refresh') refreshedToken = true;
-        continue;
-      }
-      this.pool.succeeded(channel);
-      return convert === undefined ? (response as unknown as Out) : convert(response);
+      const metadata = call.withAuth ? this.auth.metadata : NO_TOKEN;
+      const sent = call.spec.requireLeader === false ? metadata : this.withRequireLeader(metadata);
+      this.attempt(channel, call, sent, (error, response) => {
+        if (error !== null) {
+          resolve(this.retry(call, attempt, refreshedToken, undefined, { raw: error, channel, metadata }));
+          return;
+        }
+        this.pool.succeeded(channel);
+        try {
+          resolve(call.convert(response));
+        } catch (convertError) {
+          reject(asError(convertError));
+        }
+      });
+    });
+  }
+
+  /**
+   * Goes on with `call` after `attempt` attempts: waits for `before` (a login) or decides on
+   * `failure` with {@link Connection.afterFailure}, then makes the next attempt.
+   */
+  private async retry<Req, Res, Out>(
+    call: UnaryCall<Req, Res, Out>,
+    attempt: number,
+    refreshedToken: boolean,
+    before?: Promise<unknown>,
+    failure?: { raw: unknown; channel: EndpointChannel; metadata: grpc.Metadata },
+  ): Promise<Out> {
+    if (before !== undefined) await before;
+    if (failure !== undefined) {
+      // The caller's promise was resolved with this one in the same turn, and subscribes to it
+      // a microtask later: two turns, so that an error thrown below finds the caller's await
+      // chain linked and its stack reaches the caller (V8 builds it from that chain).
+      await Promise.resolve();
+      await Promise.resolve();
+      const { spec, signal, deadline, route, withAuth } = call;
+      const { raw, channel, metadata } = failure;
+      const next = await this.afterFailure(raw, { spec, channel, metadata, signal, deadline, route, withAuth, attempt, refreshedToken });
+      if (next === 'after-refresh') refreshedToken = true;
     }
+    return this.attemptAndConvert(call, attempt + 1, refreshedToken);
   }
 
   /**
@@ -435,46 +499,43 @@ export class Connection {
     return this.leaderMetadata.metadata;
   }
 
-  private attempt<Req, Res>(
+  /** Sends one attempt of `call` on `channel`; `done` gets the grpc-js outcome. */
+  private attempt<Req, Res, Out>(
     channel: EndpointChannel,
-    method: RpcMethod<Req, Res>,
-    request: Req,
+    call: UnaryCall<Req, Res, Out>,
     metadata: grpc.Metadata,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      const onAbort = signal === undefined ? undefined : (): void => call.cancel();
-      // grpc-js records a caller stack (`new Error()`) on every unary call, only to append it
-      // to an error's stack. Under async stack traces that capture walks the caller's whole
-      // await chain: it was the largest cost etcdkit added to a put or get (about 15 µs of
-      // 130 in `npm run bench`). An EtcdError carries its own stack, so it is skipped.
-      const stackTraceLimit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      let call: grpc.ClientUnaryCall;
-      try {
-        call = channel.client.makeUnaryRequest(
-          method.path,
-          method.serialize,
-          method.deserialize,
-          request,
-          metadata,
-          { deadline },
-          (error, response) => {
-            channel.inFlight--;
-            this.calls.delete(call);
-            if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-            if (error) reject(error);
-            else resolve(response as Res);
-          },
-        );
-      } finally {
-        Error.stackTraceLimit = stackTraceLimit;
-      }
-      channel.inFlight++;
-      this.calls.add(call);
-      if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    done: (error: grpc.ServiceError | null, response: Res) => void,
+  ): void {
+    const { method, signal } = call;
+    const onAbort = signal === undefined ? undefined : (): void => grpcCall.cancel();
+    // grpc-js records a caller stack (`new Error()`) on every unary call, only to append it
+    // to an error's stack. Under async stack traces that capture walks the caller's whole
+    // await chain: it was the largest cost etcdkit added to a put or get (about 15 µs of
+    // 130 in `npm run bench`). An EtcdError carries its own stack, so it is skipped.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let grpcCall: grpc.ClientUnaryCall;
+    try {
+      grpcCall = channel.client.makeUnaryRequest(
+        method.path,
+        method.serialize,
+        method.deserialize,
+        call.request,
+        metadata,
+        { deadline: call.deadline },
+        (error, response) => {
+          channel.inFlight--;
+          this.calls.delete(grpcCall);
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          done(error, response as Res);
+        },
+      );
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+    channel.inFlight++;
+    this.calls.add(grpcCall);
+    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
   }
 
   /**
