@@ -434,8 +434,7 @@ export class Connection {
 
   /**
    * What a failed attempt leads to: throws the call's error, or says how the call goes on
-   * (after a token refresh, a backoff, or a wait for a connection). Kept out of `run`, whose
-   * suspended state every call allocates: its size follows the function's.
+   * (after a token refresh, a backoff, or a wait for a connection).
    */
   private async afterFailure(raw: unknown, failed: FailedAttempt): Promise<'retry' | 'after-refresh'> {
     const { spec, channel, signal, deadline, route } = failed;
@@ -477,7 +476,7 @@ export class Connection {
     }
     const delay = backoffDelay(failed.attempt, this.initialBackoffMs, this.maxBackoffMs);
     if (Date.now() + delay >= deadline) throw error;
-    // Woken early by close(); the check at the top of run's loop then rejects the call.
+    // Woken early by close(); the next attempt then rejects the call.
     await sleep(delay, signal, spec.source, this.closing.signal);
     return 'retry';
   }
