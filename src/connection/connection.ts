@@ -70,21 +70,13 @@ interface UnaryCall<Req, Res, Out> {
 
 const identity = <T>(value: T): T => value;
 
-/** An attempt of a unary call that failed, for {@link Connection.afterFailure}. */
+/** How an attempt of a unary call failed, for {@link Connection.afterFailure}. */
 interface FailedAttempt {
-  readonly spec: CallSpec;
+  /** What grpc-js reported. */
+  readonly raw: unknown;
   readonly channel: EndpointChannel;
   /** The token metadata it was sent with. */
   readonly metadata: grpc.Metadata;
-  readonly signal: AbortSignal | undefined;
-  /** `Date.now()` time by which the call, retries included, must be done. */
-  readonly deadline: number;
-  readonly route: Route | undefined;
-  readonly withAuth: boolean;
-  /** Its number, from 1. */
-  readonly attempt: number;
-  /** Whether the call refreshed its token once already. */
-  readonly refreshedToken: boolean;
 }
 
 /** What a stream is, for error reporting and its metadata. */
@@ -415,7 +407,7 @@ export class Connection {
     attempt: number,
     refreshedToken: boolean,
     before?: Promise<unknown>,
-    failure?: { raw: unknown; channel: EndpointChannel; metadata: grpc.Metadata },
+    failure?: FailedAttempt,
   ): Promise<Out> {
     if (before !== undefined) await before;
     if (failure !== undefined) {
@@ -424,9 +416,7 @@ export class Connection {
       // chain linked and its stack reaches the caller (V8 builds it from that chain).
       await Promise.resolve();
       await Promise.resolve();
-      const { spec, signal, deadline, route, withAuth } = call;
-      const { raw, channel, metadata } = failure;
-      const next = await this.afterFailure(raw, { spec, channel, metadata, signal, deadline, route, withAuth, attempt, refreshedToken });
+      const next = await this.afterFailure(call, failure, attempt, refreshedToken);
       if (next === 'after-refresh') refreshedToken = true;
     }
     return this.attemptAndConvert(call, attempt + 1, refreshedToken);
@@ -436,8 +426,14 @@ export class Connection {
    * What a failed attempt leads to: throws the call's error, or says how the call goes on
    * (after a token refresh, a backoff, or a wait for a connection).
    */
-  private async afterFailure(raw: unknown, failed: FailedAttempt): Promise<'retry' | 'after-refresh'> {
-    const { spec, channel, signal, deadline, route } = failed;
+  private async afterFailure<Req, Res, Out>(
+    call: UnaryCall<Req, Res, Out>,
+    failure: FailedAttempt,
+    attempt: number,
+    refreshedToken: boolean,
+  ): Promise<'retry' | 'after-refresh'> {
+    const { spec, signal, deadline, route } = call;
+    const { raw, channel } = failure;
     const error = toEtcdError(raw, {
       source: spec.source,
       endpoint: channel.address,
@@ -455,8 +451,8 @@ export class Connection {
         cause: raw,
       });
     }
-    if (failed.withAuth && needsToken(error) && this.auth.canRefresh && !failed.refreshedToken) {
-      await this.auth.refresh(failed.metadata);
+    if (call.withAuth && needsToken(error) && this.auth.canRefresh && !refreshedToken) {
+      await this.auth.refresh(failure.metadata);
       return 'after-refresh';
     }
     if (isEndpointFailure(error)) this.pool.failed(channel, error);
@@ -464,7 +460,7 @@ export class Connection {
     // A request that never left the client cost nothing: keep trying until the deadline, as
     // the Go client waits for a connection, instead of failing while grpc-js reconnects.
     const notSent = neverSent(raw);
-    if (failed.attempt >= this.maxAttempts && !notSent) throw error;
+    if (attempt >= this.maxAttempts && !notSent) throw error;
     // While every endpoint's channel is in TRANSIENT_FAILURE an attempt fails at once
     // without reaching the network: wait for grpc-js's own reconnection to succeed
     // instead of polling it (a client whose endpoints are all down stays idle).
@@ -474,7 +470,7 @@ export class Connection {
       if (Date.now() >= deadline) throw error;
       return 'retry';
     }
-    const delay = backoffDelay(failed.attempt, this.initialBackoffMs, this.maxBackoffMs);
+    const delay = backoffDelay(attempt, this.initialBackoffMs, this.maxBackoffMs);
     if (Date.now() + delay >= deadline) throw error;
     // Woken early by close(); the next attempt then rejects the call.
     await sleep(delay, signal, spec.source, this.closing.signal);
