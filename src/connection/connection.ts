@@ -25,6 +25,7 @@ import { MEMBER_LIST_SPEC, memberMethods, STATUS_SPEC } from './member-methods.j
 import type { EtcdOptions, TlsOptions } from './options.js';
 import { asError, rejectingThrows } from './rejecting-throws.js';
 import { type RpcMethod, rpcMethod } from './rpc-method.js';
+import { UnaryAttempt } from './unary-attempt.js';
 
 export type { EndpointInfo } from './endpoint-info.js';
 
@@ -77,6 +78,29 @@ interface FailedAttempt {
   readonly channel: EndpointChannel;
   /** The token metadata it was sent with. */
   readonly metadata: grpc.Metadata;
+}
+
+/** One attempt of a unary call of a {@link Connection}, with what it needs to settle the call. */
+class PendingAttempt<Req, Res, Out> extends UnaryAttempt<Res> {
+  constructor(
+    private readonly connection: Connection,
+    readonly call: UnaryCall<Req, Res, Out>,
+    /** Which attempt of the call this is, from 1. */
+    readonly number: number,
+    /** Whether the call's token was already refreshed once. */
+    readonly refreshedToken: boolean,
+    channel: EndpointChannel,
+    /** The token metadata it is sent with. */
+    readonly metadata: grpc.Metadata,
+    readonly resolve: (result: Out | Promise<Out>) => void,
+    readonly reject: (error: Error) => void,
+  ) {
+    super(channel, call.method.deserialize);
+  }
+
+  protected end(error: grpc.ServiceError | null, response: Res): void {
+    this.connection.attemptEnded(this, error, response);
+  }
 }
 
 /** What a stream is, for error reporting and its metadata. */
@@ -375,7 +399,7 @@ export class Connection {
       // mutation is only ever re-attempted after an attempt that provably did not apply, so
       // nothing of this call can have been applied.
       if (this.closed) throw new ClientClosedError({ source: call.spec.source });
-      const { route } = call;
+      const { route, signal } = call;
       const channel = route?.channel ?? this.pool.pick();
       if (route?.trace) {
         route.trace.endpoint = channel.address;
@@ -383,19 +407,38 @@ export class Connection {
       }
       const metadata = call.withAuth ? this.auth.metadata : NO_TOKEN;
       const sent = call.spec.requireLeader === false ? metadata : this.withRequireLeader(metadata);
-      this.attempt(channel, call, sent, (error, response) => {
-        if (error !== null) {
-          resolve(this.retry(call, attempt, refreshedToken, undefined, { raw: error, channel, metadata }));
-          return;
-        }
-        this.pool.succeeded(channel);
-        try {
-          resolve(call.convert(response));
-        } catch (convertError) {
-          reject(asError(convertError));
-        }
-      });
+      const pending = new PendingAttempt(this, call, attempt, refreshedToken, channel, metadata, resolve, reject);
+      this.calls.add(pending);
+      signal?.addEventListener('abort', pending, { once: true });
+      try {
+        pending.send(call.method, call.request, sent, call.deadline);
+      } catch (error) {
+        this.calls.delete(pending);
+        signal?.removeEventListener('abort', pending);
+        throw error;
+      }
     });
+  }
+
+  /**
+   * An attempt ended: settles its call's promise with the converted response, or with what
+   * {@link Connection.retry} makes of the failure. @internal
+   */
+  attemptEnded<Req, Res, Out>(attempt: PendingAttempt<Req, Res, Out>, error: grpc.ServiceError | null, response: Res): void {
+    const { call, channel } = attempt;
+    this.calls.delete(attempt);
+    call.signal?.removeEventListener('abort', attempt);
+    if (error !== null) {
+      const failure = { raw: error, channel, metadata: attempt.metadata };
+      attempt.resolve(this.retry(call, attempt.number, attempt.refreshedToken, undefined, failure));
+      return;
+    }
+    this.pool.succeeded(channel);
+    try {
+      attempt.resolve(call.convert(response));
+    } catch (convertError) {
+      attempt.reject(asError(convertError));
+    }
   }
 
   /**
@@ -492,45 +535,6 @@ export class Connection {
   private withRequireLeader(token: grpc.Metadata): grpc.Metadata {
     if (this.leaderMetadata?.token !== token) this.leaderMetadata = { token, metadata: streamMetadata(token, true) };
     return this.leaderMetadata.metadata;
-  }
-
-  /** Sends one attempt of `call` on `channel`; `done` gets the grpc-js outcome. */
-  private attempt<Req, Res, Out>(
-    channel: EndpointChannel,
-    call: UnaryCall<Req, Res, Out>,
-    metadata: grpc.Metadata,
-    done: (error: grpc.ServiceError | null, response: Res) => void,
-  ): void {
-    const { method, signal } = call;
-    const onAbort = signal === undefined ? undefined : (): void => grpcCall.cancel();
-    // grpc-js records a caller stack (`new Error()`) on every unary call, only to append it
-    // to an error's stack. Under async stack traces that capture walks the caller's whole
-    // await chain: it was the largest cost etcdkit added to a put or get (about 15 µs of
-    // 130 in `npm run bench`). An EtcdError carries its own stack, so it is skipped.
-    const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    let grpcCall: grpc.ClientUnaryCall;
-    try {
-      grpcCall = channel.client.makeUnaryRequest(
-        method.path,
-        method.serialize,
-        method.deserialize,
-        call.request,
-        metadata,
-        { deadline: call.deadline },
-        (error, response) => {
-          channel.inFlight--;
-          this.calls.delete(grpcCall);
-          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-          done(error, response as Res);
-        },
-      );
-    } finally {
-      Error.stackTraceLimit = stackTraceLimit;
-    }
-    channel.inFlight++;
-    this.calls.add(grpcCall);
-    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
   }
 
   /**

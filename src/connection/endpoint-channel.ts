@@ -18,6 +18,8 @@ const stateNames: Record<grpc.connectivityState, ChannelState> = {
 export class EndpointChannel {
   /** The grpc-js client used for every call to this endpoint. */
   readonly client: grpc.Client;
+  /** The client's channel, on which unary calls are made directly (see `UnaryAttempt`). */
+  readonly grpcChannel: grpc.ChannelInterface;
   /** Consecutive failures that made this endpoint unusable; reset by a success. */
   failures = 0;
   /** Until when (epoch ms) the endpoint is avoided after a failure. */
@@ -39,11 +41,12 @@ export class EndpointChannel {
     channelOptions: grpc.ChannelOptions,
   ) {
     this.client = new grpc.Client(address, credentials, channelOptions);
+    this.grpcChannel = this.client.getChannel();
   }
 
   /** The channel's connectivity; does not start a connection. */
   state(): ChannelState {
-    return stateNames[this.client.getChannel().getConnectivityState(false)];
+    return stateNames[this.grpcChannel.getConnectivityState(false)];
   }
 
   /**
@@ -62,7 +65,7 @@ export class EndpointChannel {
       };
       this.leaving = leaving;
       try {
-        this.client.getChannel().watchConnectivityState(grpc.connectivityState.TRANSIENT_FAILURE, Infinity, left);
+        this.grpcChannel.watchConnectivityState(grpc.connectivityState.TRANSIENT_FAILURE, Infinity, left);
       } catch {
         left(); // shut down meanwhile
       }
