@@ -7,7 +7,9 @@
 import * as grpc from '@grpc/grpc-js';
 import Long from 'long';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Connection } from '../src/connection/connection.js';
 import { EndpointChannel } from '../src/connection/endpoint-channel.js';
+import { InternalError } from '../src/connection/errors.js';
 import { type RpcMethod } from '../src/connection/rpc-method.js';
 import { statusError, UnaryAttempt } from '../src/connection/unary-attempt.js';
 import { PutRequest, type PutResponse, RangeRequest, type RangeResponse } from '../src/generated/etcdserverpb/rpc.js';
@@ -60,7 +62,7 @@ describe('UnaryAttempt', () => {
     const key = `${etcd.prefix()}k`;
     await etcd.client().put(key, 'v');
     const attempt = new RecordedAttempt(to, kvMethods.range.deserialize);
-    attempt.send(kvMethods.range, range(key), new grpc.Metadata(), inAMinute());
+    attempt.send(kvMethods.range.path, kvMethods.range.serialize(range(key)), new grpc.Metadata(), inAMinute());
     expect(to.inFlight).toBe(1);
     const { error, response } = await attempt.outcome;
     expect(error).toBeNull();
@@ -72,7 +74,7 @@ describe('UnaryAttempt', () => {
   it("reports a server's refusal as grpc-js does: code, details, metadata and the 'code NAME: details' message", async () => {
     const attempt = new RecordedAttempt<PutResponse>(channel(), kvMethods.put.deserialize);
     const request = PutRequest.fromPartial({ key: Buffer.from(`${etcd.prefix()}k`), value: Buffer.from('v'), lease: Long.fromNumber(0x7eadbeef) });
-    attempt.send(kvMethods.put, request, new grpc.Metadata(), inAMinute());
+    attempt.send(kvMethods.put.path, kvMethods.put.serialize(request), new grpc.Metadata(), inAMinute());
     const { error } = await attempt.outcome;
     expect(error).toBeInstanceOf(Error);
     expect(error).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'etcdserver: requested lease not found' });
@@ -88,32 +90,17 @@ describe('UnaryAttempt', () => {
       },
     };
     const attempt = new RecordedAttempt(channel(), failing.deserialize);
-    attempt.send(failing, range(`${etcd.prefix()}k`), new grpc.Metadata(), inAMinute());
+    attempt.send(failing.path, failing.serialize(range(`${etcd.prefix()}k`)), new grpc.Metadata(), inAMinute());
     const { error } = await attempt.outcome;
     expect(error).toMatchObject({ code: grpc.status.INTERNAL, details: 'Response message parsing error: not a RangeResponse' });
     expect(attempt.ends).toBe(1);
-  });
-
-  it('a request that does not encode is not sent: the call ends with INTERNAL and the encoder message', async () => {
-    const failing: RpcMethod<RangeRequest, RangeResponse> = {
-      ...kvMethods.range,
-      serialize: () => {
-        throw new Error('cannot encode');
-      },
-    };
-    const to = channel();
-    const attempt = new RecordedAttempt(to, failing.deserialize);
-    attempt.send(failing, range(`${etcd.prefix()}k`), new grpc.Metadata(), inAMinute());
-    const { error } = await attempt.outcome;
-    expect(error).toMatchObject({ code: grpc.status.INTERNAL, details: 'Request message serialization failure: cannot encode' });
-    expect(to.inFlight).toBe(0);
   });
 
   it('cancel() ends the call with CANCELLED, also as an abort listener; a later cancel changes nothing', async () => {
     const attempt = new RecordedAttempt(channel(), kvMethods.range.deserialize);
     const controller = new AbortController();
     controller.signal.addEventListener('abort', attempt, { once: true });
-    attempt.send(kvMethods.range, range(`${etcd.prefix()}k`), new grpc.Metadata(), inAMinute());
+    attempt.send(kvMethods.range.path, kvMethods.range.serialize(range(`${etcd.prefix()}k`)), new grpc.Metadata(), inAMinute());
     controller.abort();
     const { error } = await attempt.outcome;
     expect(error).toMatchObject({ code: grpc.status.CANCELLED, details: 'Cancelled on client' });
@@ -124,7 +111,7 @@ describe('UnaryAttempt', () => {
 
   it('a deadline already passed ends the call with DEADLINE_EXCEEDED', async () => {
     const attempt = new RecordedAttempt(channel(), kvMethods.range.deserialize);
-    attempt.send(kvMethods.range, range(`${etcd.prefix()}k`), new grpc.Metadata(), Date.now() - 1);
+    attempt.send(kvMethods.range.path, kvMethods.range.serialize(range(`${etcd.prefix()}k`)), new grpc.Metadata(), Date.now() - 1);
     const { error } = await attempt.outcome;
     expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
   });
@@ -146,5 +133,26 @@ describe('UnaryAttempt', () => {
     const error = statusError({ code: grpc.status.UNAVAILABLE, details: 'No connection established', metadata: new grpc.Metadata() });
     expect(error.message).toBe('14 UNAVAILABLE: No connection established');
     expect(error.details).toBe('No connection established');
+  });
+});
+
+describe('Connection.unary', () => {
+  it('encodes a request once, before the first attempt: a request the codec refuses is an InternalError and nothing is sent', async () => {
+    const connection = new Connection({ endpoints: [etcd.server.endpoint] });
+    try {
+      const failing: RpcMethod<RangeRequest, RangeResponse> = {
+        ...kvMethods.range,
+        serialize: () => {
+          throw new Error('cannot encode');
+        },
+      };
+      const error = await connection.unary(failing, range('k'), { source: 'KV.Range', mutation: false }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InternalError);
+      expect(error).toMatchObject({ source: 'KV.Range', maybeApplied: false });
+      expect((error as Error).message).toContain('the request could not be encoded: cannot encode');
+      expect(connection.info()[0]).toMatchObject({ connectivity: 'idle', inFlight: 0 });
+    } finally {
+      connection.close();
+    }
   });
 });

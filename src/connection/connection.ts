@@ -14,6 +14,7 @@ import {
   CancelledError,
   ClientClosedError,
   type EtcdError,
+  InternalError,
   InvalidArgumentError,
   InvalidAuthTokenError,
   NoLeaderError,
@@ -58,7 +59,11 @@ interface Route {
 /** A unary call: what it sends, and how. */
 interface UnaryCall<Req, Res, Out> {
   readonly method: RpcMethod<Req, Res>;
-  readonly request: Req;
+  /**
+   * The request, encoded once for every attempt: an attempt in flight holds these bytes, not
+   * the request's objects, which are garbage as soon as the call has started.
+   */
+  readonly message: Buffer;
   readonly spec: CallSpec;
   readonly signal: AbortSignal | undefined;
   /** `Date.now()` time by which the call, retries included, must be done. */
@@ -70,6 +75,15 @@ interface UnaryCall<Req, Res, Out> {
 }
 
 const identity = <T>(value: T): T => value;
+
+/** `request` encoded; a request the codec refuses is etcdkit's fault, reported before anything is sent. */
+function encodeRequest<Req>(method: RpcMethod<Req, unknown>, request: Req, source: string): Buffer {
+  try {
+    return method.serialize(request);
+  } catch (error) {
+    throw new InternalError(`the request could not be encoded: ${asError(error).message}`, { source, cause: error });
+  }
+}
 
 /** How an attempt of a unary call failed, for {@link Connection.afterFailure}. */
 interface FailedAttempt {
@@ -376,7 +390,7 @@ export class Connection {
       if (signal?.aborted) throw new CancelledError('cancelled by the caller', { source: spec.source, cause: signal.reason });
       const call: UnaryCall<Req, Res, Out> = {
         method,
-        request,
+        message: encodeRequest(method, request, spec.source),
         spec,
         signal,
         deadline: Date.now() + (options?.timeoutMs ?? this.timeoutMs),
@@ -411,7 +425,7 @@ export class Connection {
       this.calls.add(pending);
       signal?.addEventListener('abort', pending, { once: true });
       try {
-        pending.send(call.method, call.request, sent, call.deadline);
+        pending.send(call.method.path, call.message, sent, call.deadline);
       } catch (error) {
         this.calls.delete(pending);
         signal?.removeEventListener('abort', pending);

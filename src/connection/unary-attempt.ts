@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { EndpointChannel } from './endpoint-channel.js';
 import { asError } from './rejecting-throws.js';
-import type { RpcMethod } from './rpc-method.js';
 
 /** A call as a grpc-js channel creates it, below the `Client`'s interceptor layer. */
 type ChannelCall = ReturnType<grpc.ChannelInterface['createCall']>;
@@ -39,20 +38,13 @@ export abstract class UnaryAttempt<Res> implements grpc.InterceptingListener {
   /** Called once, when the call has ended: with `null` and the response, or with the error. */
   protected abstract end(error: grpc.ServiceError | null, response: Res): void;
 
-  /** Sends `request` with `metadata`; grpc-js fails the call at `deadline` (epoch ms). */
-  send<Req>(method: RpcMethod<Req, Res>, request: Req, metadata: grpc.Metadata, deadline: number): void {
-    const call = this.channel.grpcChannel.createCall(method.path, deadline, undefined, null, undefined);
+  /** Sends the encoded request `message` to the method at `path` with `metadata`; grpc-js fails the call at `deadline` (epoch ms). */
+  send(path: string, message: Buffer, metadata: grpc.Metadata, deadline: number): void {
+    const call = this.channel.grpcChannel.createCall(path, deadline, undefined, null, undefined);
     this.grpcCall = call;
     this.channel.inFlight++;
     call.start(metadata, this);
     call.startRead();
-    let message: Buffer;
-    try {
-      message = method.serialize(request);
-    } catch (error) {
-      call.cancelWithStatus(grpc.status.INTERNAL, `Request message serialization failure: ${asError(error).message}`);
-      return;
-    }
     call.sendMessageWithContext(NO_CONTEXT, message);
     call.halfClose();
   }
