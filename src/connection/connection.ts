@@ -24,7 +24,7 @@ import { HealthMonitor } from './health.js';
 import { activeHooks, type AttemptTrace, type EtcdHooks, invokeHook, observeCall, type WatchBatchEvent } from './hooks.js';
 import { MEMBER_LIST_SPEC, memberMethods, STATUS_SPEC } from './member-methods.js';
 import type { EtcdOptions, TlsOptions } from './options.js';
-import { asError, rejectingThrows } from './rejecting-throws.js';
+import { asError, rejection } from './rejecting-throws.js';
 import { type RpcMethod, rpcMethod } from './rpc-method.js';
 import { UnaryAttempt } from './unary-attempt.js';
 
@@ -383,7 +383,7 @@ export class Connection {
     route?: Route,
     convert?: (response: Res) => Out,
   ): Promise<Out> {
-    return rejectingThrows(() => {
+    try {
       if (options !== undefined) checkCallOptions(options, spec.source);
       if (this.closed) throw new ClientClosedError({ source: spec.source });
       const signal = options?.signal;
@@ -400,7 +400,9 @@ export class Connection {
       };
       if (withAuth && this.auth.needsLogin) return this.retry(call, 0, false, this.auth.ensureLoggedIn());
       return this.attemptAndConvert(call, 1, false);
-    });
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /**

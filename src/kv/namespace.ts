@@ -1,7 +1,7 @@
 import type { CallOptions } from '../connection/call-options.js';
 import type { Connection } from '../connection/connection.js';
 import { InvalidArgumentError } from '../connection/errors.js';
-import { rejectingThrows } from '../connection/rejecting-throws.js';
+import { rejection } from '../connection/rejecting-throws.js';
 import { type Bytes, toKey } from '../encoding/bytes.js';
 import type { DeleteRangeResponse, PutResponse, RangeRequest, RangeResponse, TxnResponse } from '../generated/etcdserverpb/rpc.js';
 import { Lease } from '../lease/lease.js';
@@ -154,23 +154,27 @@ export class Namespace {
 
   /** Reads the keys a {@link Range} selects. */
   range(range: Range, options?: CallOptions): Promise<RangeResult> {
-    return rejectingThrows(() => {
+    try {
       if (!(range instanceof Range)) {
         throw new InvalidArgumentError('range', 'expected a Range (Range.key(...))', { source: 'Etcd.range' });
       }
       return this.sendRange(range, options, this.results.range);
-    });
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /** Reads one key; `undefined` when it does not exist. With a {@link Range}, the first key it selects. */
   get(key: Bytes | Range, options?: GetOptions): Promise<KeyValue | undefined> {
-    return rejectingThrows(() => {
+    try {
       let range = key instanceof Range ? key : Range.key(key);
       if (options?.revision !== undefined) range = range.withRevision(options.revision);
       if (options?.serializable) range = range.withSerializable();
       if (range.rangeEnd.length !== 0) range = range.withLimit(1);
       return this.sendRange(range, options, this.results.firstKey);
-    });
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /** Sends a range request in this key space; `convert` makes the result. */
@@ -187,20 +191,24 @@ export class Namespace {
   put(put: Put, options?: CallOptions): Promise<PutResult>;
   put(key: Bytes, value: Bytes, options?: PutOptions & CallOptions): Promise<PutResult>;
   put(keyOrPut: Bytes | Put, valueOrOptions?: Bytes | CallOptions, options?: PutOptions & CallOptions): Promise<PutResult> {
-    return rejectingThrows(() => {
+    try {
       const isBuilder = keyOrPut instanceof Put;
       const put = isBuilder ? keyOrPut : toPut(keyOrPut, valueOrOptions as Bytes, options);
       const callOptions = isBuilder ? (valueOrOptions as CallOptions | undefined) : options;
       return this.connection.unary(kvMethods.put, this.keySpace.putRequest(put.toRequest()), PUT, callOptions, this.results.put);
-    });
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /** Deletes one key, or whatever a {@link Delete} selects. */
   delete(key: Bytes | Delete, options?: CallOptions): Promise<DeleteResult> {
-    return rejectingThrows(() => {
+    try {
       const del = key instanceof Delete ? key : Delete.key(key);
       return this.connection.unary(kvMethods.deleteRange, this.keySpace.deleteRequest(del.toRequest()), DELETE, options, this.results.delete);
-    });
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /**
@@ -224,9 +232,11 @@ export class Namespace {
   private committer: ((request: TxnRequestType, options: CallOptions | undefined) => Promise<TxnResult>) | undefined;
 
   private commitTxn(request: TxnRequestType, options: CallOptions | undefined): Promise<TxnResult> {
-    return rejectingThrows(() =>
-      this.connection.unary(kvMethods.txn, this.keySpace.txnRequest(request), hasWrites(request) ? TXN_WRITE : TXN_READ, options, this.results.txn),
-    );
+    try {
+      return this.connection.unary(kvMethods.txn, this.keySpace.txnRequest(request), hasWrites(request) ? TXN_WRITE : TXN_READ, options, this.results.txn);
+    } catch (error) {
+      return rejection(error);
+    }
   }
 
   /**
