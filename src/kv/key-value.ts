@@ -60,7 +60,9 @@ const EMPTY_HEADER: ResponseHeader = Object.freeze({ clusterId: 0n, memberId: 0n
 
 /**
  * The last ID converted, kept because every response of a member carries the same cluster and
- * member IDs: 64-bit values whose conversion to `bigint` costs several allocations each.
+ * member IDs: 64-bit values whose conversion to `bigint` costs several allocations each. A zero
+ * ID (the headers of a transaction's operations carry none) leaves it alone, so that a
+ * transaction's headers do not take turns replacing it.
  */
 class IdCache {
   private low = 0;
@@ -69,6 +71,7 @@ class IdCache {
   private value = 0n;
 
   toBigInt(raw: Long): bigint {
+    if (raw.low === 0 && raw.high === 0) return 0n;
     if (raw.low !== this.low || raw.high !== this.high || raw.unsigned !== this.unsigned) {
       this.value = longToBigInt(raw);
       this.low = raw.low;

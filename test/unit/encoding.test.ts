@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from 'etcdkit';
 import { longToBigInt, toLong, toUnsignedLong } from '../../src/encoding/int64.js';
 import { parseEndpoint, parseEndpoints } from '../../src/connection/endpoints.js';
+import { toHeader } from '../../src/kv/key-value.js';
 
 describe('int64 conversion', () => {
   it('round-trips values across the whole int64 range without losing precision', () => {
@@ -22,6 +23,25 @@ describe('int64 conversion', () => {
     expect(() => toLong(0.5, 'v', 't')).toThrow(InvalidArgumentError);
     expect(() => toLong(2n ** 63n, 'v', 't')).toThrow(/int64 range/);
     expect(() => toUnsignedLong(-1n, 'v', 't')).toThrow(/uint64 range/);
+  });
+});
+
+describe('response headers', () => {
+  it("converts the IDs right when a transaction's zero-ID operation headers alternate with a member's headers", () => {
+    const member = {
+      clusterId: Long.fromString('14841639068965178418', true),
+      memberId: Long.fromString('10276657743932975437', true),
+      revision: Long.fromNumber(7),
+      raftTerm: Long.fromNumber(2, true),
+    };
+    const operation = { clusterId: Long.UZERO, memberId: Long.UZERO, revision: Long.fromNumber(7), raftTerm: Long.UZERO };
+    const other = { ...member, clusterId: Long.fromString('1', true), memberId: Long.fromString('18446744073709551615', true) };
+    for (let round = 0; round < 3; round++) {
+      expect(toHeader(member)).toEqual({ clusterId: 14841639068965178418n, memberId: 10276657743932975437n, revision: 7n, raftTerm: 2n });
+      expect(toHeader(operation)).toEqual({ clusterId: 0n, memberId: 0n, revision: 7n, raftTerm: 0n });
+    }
+    expect(toHeader(other)).toMatchObject({ clusterId: 1n, memberId: 18446744073709551615n });
+    expect(toHeader(undefined)).toEqual({ clusterId: 0n, memberId: 0n, revision: 0n, raftTerm: 0n });
   });
 });
 
