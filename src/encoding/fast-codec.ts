@@ -474,14 +474,29 @@ function readBool(end: number): boolean {
   return lo !== 0 || hi !== 0;
 }
 
-/** A bytes field, copied out of the message as the generated decoder does (`Buffer.from`). */
+/**
+ * A bytes field, copied out of the message (as the generated decoder does) into a Buffer of its
+ * own, so that a kept key or value does not keep the whole message alive.
+ */
 function readBytes(end: number): Buffer {
   const length = readVarint32(end);
   const start = pos;
   pos += length;
   if (pos > end) throw FALLBACK;
-  return Buffer.from(buf.subarray(start, pos));
+  if (length === 0) return EMPTY;
+  const copy = Buffer.allocUnsafe(length);
+  // A short field (most keys) is copied byte by byte: twice as fast as a native copy through
+  // a view of the message, which costs more to set up than the copy itself.
+  if (length <= SHORT_FIELD) {
+    for (let i = 0; i < length; i++) copy[i] = buf[start + i]!;
+  } else {
+    copy.set(buf.subarray(start, pos));
+  }
+  return copy;
 }
+
+/** The longest field copied byte by byte; see {@link readBytes}. */
+const SHORT_FIELD = 64;
 
 /** The end of an embedded message that starts here (after its length). */
 function readEnd(end: number): number {

@@ -71,7 +71,7 @@ class Gen {
   /** Empty, short, or long enough to need a multi-byte length. */
   bytes(): Buffer {
     const pick = this.int(100);
-    const length = pick < 20 ? 0 : pick < 85 ? this.int(40) : pick < 99 ? 100 + this.int(300) : 16_000 + this.int(2_000);
+    const length = pick < 20 ? 0 : pick < 85 ? this.int(80) : pick < 99 ? 100 + this.int(300) : 16_000 + this.int(2_000);
     // Random head and tail; the middle of a long value is filler (its content is copied, never parsed).
     const out = Buffer.alloc(length, 0x61);
     for (let i = 0; i < Math.min(length, 16); i++) out[i] = this.int(256);
