@@ -89,7 +89,10 @@ export abstract class UnaryAttempt<Res> implements grpc.InterceptingListener {
     } else if (!this.received) {
       this.end(statusError({ code: grpc.status.UNIMPLEMENTED, details: 'No message received', metadata: status.metadata }), undefined as Res);
     } else {
-      this.end(null, this.response as Res);
+      // grpc-js may hold on to its call, and so to this listener, after the status.
+      const response = this.response as Res;
+      this.response = undefined;
+      this.end(null, response);
     }
   }
 }
