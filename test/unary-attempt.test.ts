@@ -6,6 +6,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import Long from 'long';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../src/connection/connection.js';
 import { EndpointChannel } from '../src/connection/endpoint-channel.js';
@@ -14,6 +16,7 @@ import { type RpcMethod } from '../src/connection/rpc-method.js';
 import { statusError, UnaryAttempt } from '../src/connection/unary-attempt.js';
 import { PutRequest, type PutResponse, RangeRequest, type RangeResponse } from '../src/generated/etcdserverpb/rpc.js';
 import { kvMethods } from '../src/kv/methods.js';
+import { Range } from '../src/kv/range.js';
 import { useEtcd } from './helpers/etcd.js';
 
 const etcd = useEtcd();
@@ -154,5 +157,19 @@ describe('Connection.unary', () => {
     } finally {
       connection.close();
     }
+  });
+
+  it("a settled call's result is not kept alive through grpc-js, which holds the attempt (its listener) for a while after the status", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const client = etcd.client();
+    const key = `${etcd.prefix()}big`;
+    await client.put(key, Buffer.alloc(64 * 1024, 1));
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => collected++);
+    await Promise.all([0, 1, 2].map(async () => registry.register(await client.range(Range.key(key)), undefined)));
+    gc();
+    for (let turn = 0; turn < 10 && collected < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(collected).toBe(3);
   });
 });
