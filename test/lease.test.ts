@@ -303,6 +303,54 @@ describe('KeptLease', () => {
     expect((await kept.lost).reason).toBe('revoked-locally');
   });
 
+  it('a keep-alive that finds the lease gone while this client revokes it does not turn revoked-locally into revoked', async () => {
+    // Keep-alives sent while the revoke is in flight: one the server handles after applying the
+    // revoke answers TTL 0, and its reply can reach the client before the revoke's.
+    const client = etcd.client();
+    const trials = 40;
+    const reasons: string[] = [];
+    let goneAnswers = 0;
+    for (let trial = 0; trial < trials; trial++) {
+      const kept = await client.lease.grantKeptAlive(10);
+      const revoke = trial % 2 === 0 ? client.lease.revoke(kept.id) : kept.revoke();
+      const probes: Promise<void>[] = [];
+      for (let probe = 0; probe < 10; probe++) {
+        probes.push(
+          client.lease.keepAliveOnce(kept.id).then(
+            () => undefined,
+            (error: unknown) => {
+              expect(error).toBeInstanceOf(LeaseNotFoundError);
+              goneAnswers++;
+            },
+          ),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await revoke;
+      await Promise.all(probes);
+      reasons.push((await kept.lost).reason);
+    }
+    expect(goneAnswers).toBeGreaterThan(0);
+    expect(reasons).toEqual(Array<string>(trials).fill('revoked-locally'));
+  });
+
+  it('a revoke that fails before it is sent leaves the lease kept; one of a lease already gone ends it as revoked at once', async () => {
+    const client = etcd.client();
+    const other = etcd.client();
+    const kept = await client.lease.grantKeptAlive(10);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await rejectionOf(() => client.lease.revoke(kept.id, { signal: controller.signal }))).toBeInstanceOf(CancelledError);
+    expect(await rejectionOf(() => kept.revoke({ signal: controller.signal }))).toBeInstanceOf(CancelledError);
+    expect(kept.isLost).toBe(false);
+    expect((await client.lease.keepAliveOnce(kept.id)).ttl).toBeGreaterThan(0);
+    expect(kept.isLost).toBe(false);
+
+    await other.lease.revoke(kept.id);
+    expect(await rejectionOf(() => client.lease.revoke(kept.id))).toBeInstanceOf(LeaseNotFoundError);
+    expect((await kept.lost).reason).toBe('revoked');
+  });
+
   it('a revoke by another client is reported as revoked within a refresh period', async () => {
     const client = etcd.client();
     const other = etcd.client();

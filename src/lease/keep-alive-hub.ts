@@ -97,6 +97,13 @@ export class LeaseEntry implements Schedulable {
   deadline = Infinity;
   /** When to send the next refresh. */
   nextSendAt = 0;
+  /** This client's revokes of the lease that have not settled yet. */
+  revokesInFlight = 0;
+  /**
+   * Set when a keep-alive answered "no such lease" while this client was revoking the lease: the
+   * holders then end when the revoke settles, with the reason its outcome shows.
+   */
+  goneWhileRevoking: string | undefined;
 
   constructor(readonly lease: LeaseIdArg) {
     this.request = { ID: lease.long };
@@ -143,6 +150,7 @@ export class KeepAliveHub {
     entry.holders.add(holder);
     this.users++;
     if (fresh) {
+      entry.goneWhileRevoking = undefined;
       if (seed) {
         entry.ttl = seed.ttl;
         entry.deadline = seed.sentAt + seed.ttl * 1000;
@@ -169,10 +177,29 @@ export class KeepAliveHub {
     this.checkIdle();
   }
 
-  /** Ends every holder of lease `id` (after this client revoked it). */
-  end(id: bigint, reason: LeaseLossReason, message: string): void {
+  /**
+   * This client starts revoking lease `id`. Until {@link revokeSettled}, a keep-alive answering
+   * that the lease is gone does not end the holders: it is most likely this revoke's doing, and
+   * the revoke's outcome tells. The result is the token to pass to `revokeSettled`.
+   */
+  revokeStarted(id: bigint): LeaseEntry | undefined {
     const entry = this.entries.get(id);
-    if (entry?.kept) this.lose(entry, reason, message);
+    if (!entry?.kept) return undefined;
+    entry.revokesInFlight++;
+    return entry;
+  }
+
+  /**
+   * A revoke begun with {@link revokeStarted} settled. With `loss`, every holder of lease `id`
+   * ends with it; without (the revoke failed, and may not have been applied), they end as
+   * `revoked` only if a keep-alive answered meanwhile that the lease is gone.
+   */
+  revokeSettled(id: bigint, token: LeaseEntry | undefined, loss?: { reason: LeaseLossReason; message: string }): void {
+    if (token !== undefined) token.revokesInFlight--;
+    const entry = this.entries.get(id);
+    if (!entry?.kept) return;
+    if (loss !== undefined) this.lose(entry, loss.reason, loss.message);
+    else if (entry.revokesInFlight === 0 && entry.goneWhileRevoking !== undefined) this.lose(entry, 'revoked', entry.goneWhileRevoking);
   }
 
   /** Sends one keep-alive for `lease` on the shared stream and waits for its reply. */
@@ -321,7 +348,13 @@ export class KeepAliveHub {
       return;
     }
     if (ttl <= 0) {
-      this.lose(entry, 'revoked', `lease ${entry.id} was revoked or does not exist (keep-alive answered TTL ${ttl})`);
+      const message = `lease ${entry.id} was revoked or does not exist (keep-alive answered TTL ${ttl})`;
+      if (entry.revokesInFlight === 0) {
+        this.lose(entry, 'revoked', message);
+      } else {
+        entry.goneWhileRevoking = message;
+        this.queue.cancel(entry);
+      }
       return;
     }
     entry.ttl = ttl;
@@ -350,7 +383,7 @@ export class KeepAliveHub {
   }
 
   private reschedule(entry: LeaseEntry): void {
-    if (!entry.kept) {
+    if (!entry.kept || entry.goneWhileRevoking !== undefined) {
       this.queue.cancel(entry);
       return;
     }
@@ -364,6 +397,7 @@ export class KeepAliveHub {
   private lose(entry: LeaseEntry, reason: LeaseLossReason, message: string, cause?: unknown): void {
     const error = new LeaseExpiredError(entry.id, reason, message, { source: KEEP_SOURCE, cause });
     this.queue.cancel(entry);
+    entry.goneWhileRevoking = undefined;
     const holders = [...entry.holders];
     entry.holders.clear();
     this.users -= holders.length;

@@ -9,6 +9,7 @@ import {
   ServerRejectedError,
 } from '../connection/errors.js';
 import { longToBigInt } from '../encoding/int64.js';
+import type { LeaseRevokeResponse } from '../generated/etcdserverpb/rpc.js';
 import { type ResponseHeader, toHeader } from '../kv/key-value.js';
 import type { KeySpace } from '../kv/key-space.js';
 import { KeepAliveHub } from './keep-alive-hub.js';
@@ -123,14 +124,7 @@ export class Lease {
    * @throws `LeaseNotFoundError` when the lease does not exist (expired, revoked or never granted).
    */
   async revoke(id: bigint | number, options?: CallOptions): Promise<LeaseRevokeResult> {
-    const lease = toLeaseId(id, 'Lease.revoke');
-    const response = await this.connection.unary(
-      leaseMethods.revoke,
-      { ID: lease.long },
-      { source: LEASE_SOURCE.revoke, mutation: true },
-      options,
-    );
-    this.hub.end(lease.id, 'revoked-locally', `lease ${lease.id} was revoked by this client`);
+    const response = await this.revokeAndEnd(toLeaseId(id, 'Lease.revoke'), true, options);
     return { header: toHeader(response.header) };
   }
 
@@ -245,14 +239,28 @@ export class Lease {
 
   /** Revoke for a kept lease: retried like a read, since a lease the server no longer knows is revoked already. */
   private async revokeKept(id: bigint, options: CallOptions | undefined): Promise<void> {
-    const lease: LeaseIdArg = toLeaseId(id, 'KeptLease.revoke');
-    let reason: 'revoked' | 'revoked-locally' = 'revoked-locally';
     try {
-      await this.connection.unary(leaseMethods.revoke, { ID: lease.long }, { source: LEASE_SOURCE.revoke, mutation: false }, options);
+      await this.revokeAndEnd(toLeaseId(id, 'KeptLease.revoke'), false, options);
     } catch (error) {
       if (!(error instanceof LeaseNotFoundError)) throw error;
-      reason = 'revoked';
     }
-    this.hub.end(id, reason, reason === 'revoked' ? `lease ${id} was already gone when revoked` : `lease ${id} was revoked by this client`);
+  }
+
+  /**
+   * Revokes `lease` and ends its keep-alives in this client: `revoked-locally` when the server
+   * revoked it, `revoked` when it had no such lease. A keep-alive that finds the lease gone while
+   * the revoke is in flight waits for this outcome rather than report `revoked` first.
+   */
+  private async revokeAndEnd(lease: LeaseIdArg, mutation: boolean, options: CallOptions | undefined): Promise<LeaseRevokeResponse> {
+    const token = this.hub.revokeStarted(lease.id);
+    try {
+      const response = await this.connection.unary(leaseMethods.revoke, { ID: lease.long }, { source: LEASE_SOURCE.revoke, mutation }, options);
+      this.hub.revokeSettled(lease.id, token, { reason: 'revoked-locally', message: `lease ${lease.id} was revoked by this client` });
+      return response;
+    } catch (error) {
+      const gone = error instanceof LeaseNotFoundError;
+      this.hub.revokeSettled(lease.id, token, gone ? { reason: 'revoked', message: `lease ${lease.id} was already gone when revoked` } : undefined);
+      throw error;
+    }
   }
 }
