@@ -120,7 +120,8 @@ export class Lease {
 
   /**
    * Revokes a lease: the server deletes every key attached to it. Keep-alives of the lease in
-   * this client end with reason `revoked-locally`. Not retried once it may have been sent.
+   * this client end with reason `revoked-locally` (`revoked` when the server had no such lease).
+   * Not retried once it may have been sent.
    * @throws `LeaseNotFoundError` when the lease does not exist (expired, revoked or never granted).
    */
   async revoke(id: bigint | number, options?: CallOptions): Promise<LeaseRevokeResult> {
