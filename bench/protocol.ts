@@ -34,7 +34,7 @@ export interface RoundResult {
   cpuUs: number;
   /** Per-operation latency samples, ms (latency, or end-to-end lag for watches). */
   latencies: Float64Array;
-  /** Highest RSS sampled during the measurement, bytes. */
+  /** The worker process's peak RSS up to the end of this round (getrusage maxrss), bytes. */
   peakRssBytes: number;
   /** Workload-specific figures (creation time, heap per watcher, ...). */
   extra: Record<string, number>;

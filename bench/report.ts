@@ -125,6 +125,7 @@ export function renderMarkdown(reports: readonly WorkloadReport[], env: Environm
     'Each client runs in its own child process (so CPU time and RSS are its own), and the clients take turns ' +
       'etcdkit, etcd3, floor in every round. CPU/op is the client process\'s user + system CPU over the measurement ' +
       'divided by the operations completed; latency percentiles pool every operation of every round. ' +
+      'Peak RSS is the client process\'s own peak (getrusage maxrss) over the whole workload, warm-ups included. ' +
       'The floor is a bare grpc-js client sending pre-encoded requests. See bench/README.md for the method.',
     '',
   );

@@ -60,7 +60,7 @@ for (const client of clients) {
 // keep-alive one its 15 s over three.
 const CONFIG = quick
   ? { loopRounds: 2, firstWarmupMs: 400, warmupMs: 150, measureMs: 400, settleMs: 100, watchEvents: 6_000, watchWarmupEvents: 1_000, watchRounds: 1, watchers: 2_000, watcherRounds: 1, leases: 1_000, leaseTtl: 5, leaseSettleMs: 2_000, leaseWindowMs: 2_000, leaseRounds: 1 }
-  : { loopRounds: 8, firstWarmupMs: 1_500, warmupMs: 200, measureMs: 750, settleMs: 200, watchEvents: 12_500, watchWarmupEvents: 3_000, watchRounds: 4, watchers: 10_000, watcherRounds: 2, leases: 1_000, leaseTtl: 5, leaseSettleMs: 5_000, leaseWindowMs: 5_000, leaseRounds: 3 };
+  : { loopRounds: 8, firstWarmupMs: 3_000, warmupMs: 200, measureMs: 750, settleMs: 200, watchEvents: 12_500, watchWarmupEvents: 3_000, watchRounds: 4, watchers: 10_000, watcherRounds: 2, leases: 1_000, leaseTtl: 5, leaseSettleMs: 5_000, leaseWindowMs: 5_000, leaseRounds: 3 };
 
 // Overrides, for profiling one workload at length: --rounds=N, --measure-ms=N, --warmup-ms=N.
 const overrides = { rounds: flag('rounds'), measureMs: flag('measure-ms'), warmupMs: flag('warmup-ms') };

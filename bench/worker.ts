@@ -66,26 +66,12 @@ function cpuNowUs(): number {
   return usage.user + usage.system;
 }
 
-/** Samples the RSS every 50 ms between start() and stop(). */
-class RssSampler {
-  private peak = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  start(): void {
-    this.peak = process.memoryUsage.rss();
-    this.timer = setInterval(() => this.sample(), 50);
-  }
-
-  stop(): number {
-    clearInterval(this.timer);
-    this.sample();
-    return this.peak;
-  }
-
-  private sample(): void {
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peak) this.peak = rss;
-  }
+/**
+ * The process's peak RSS so far (getrusage's maxrss). A worker runs one workload, so this is
+ * the most memory the client needed under it, set-up and warm-up included.
+ */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 class Worker {
@@ -99,7 +85,7 @@ class Worker {
   private samplesTaken = 0;
   private expected = 0;
   private onComplete: (() => void) | undefined;
-  private armed: { cpuUs: number; at: number; rss: RssSampler; firstAt: number; lastAt: number } | undefined;
+  private armed: { cpuUs: number; at: number; firstAt: number; lastAt: number } | undefined;
   private extra: Record<string, number> = {};
   /** Leases the client reported lost, for the keep-alive workload. */
   private leasesLost: (() => number) | undefined;
@@ -215,19 +201,16 @@ class Worker {
     await runLoop(op, concurrency, warmupMs, false);
     gc();
     await startProfile();
-    const rss = new RssSampler();
-    rss.start();
     const cpu0 = cpuNowUs();
     const t0 = performance.now();
     const ops = await runLoop(op, concurrency, measureMs, true);
     const elapsedMs = performance.now() - t0;
     const cpuUs = cpuNowUs() - cpu0;
-    const peakRssBytes = rss.stop();
     await stopProfile();
     const taken = Math.min(ops, MAX_SAMPLES);
     const extra: Record<string, number> = {};
     if (kind === 'cas') extra['casFailures'] = this.casFailures;
-    return { ops, elapsedMs, cpuUs, latencies: samples.slice(0, taken), peakRssBytes, extra };
+    return { ops, elapsedMs, cpuUs, latencies: samples.slice(0, taken), peakRssBytes: peakRssBytes(), extra };
   }
 
   private async watchKeys(keys: string[]): Promise<unknown> {
@@ -238,8 +221,6 @@ class Worker {
     gc();
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
-    const rss = new RssSampler();
-    rss.start();
     const cpu0 = cpuNowUs();
     const t0 = performance.now();
     const watchers = await client.watchKeys(keys);
@@ -250,7 +231,6 @@ class Worker {
     watchers.consume((_index, stamp) => this.event(stamp));
     const createCpuUs = cpuNowUs() - cpu0;
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const peakRss = rss.stop();
     gc();
     gc();
     const heapConsumed = process.memoryUsage().heapUsed;
@@ -261,7 +241,6 @@ class Worker {
     this.extra = {
       createMs,
       createCpuUs,
-      createRssBytes: peakRss,
       heapPerWatcherBytes: (heapCreated - heapBefore) / keys.length,
       heapPerConsumedWatcherBytes: (heapConsumed - heapBefore) / keys.length,
     };
@@ -283,9 +262,7 @@ class Worker {
     this.events = 0;
     this.samplesTaken = 0;
     this.expected = expected;
-    const rss = new RssSampler();
-    rss.start();
-    this.armed = { cpuUs: cpuNowUs(), at: performance.now(), rss, firstAt: Number.NaN, lastAt: Number.NaN };
+    this.armed = { cpuUs: cpuNowUs(), at: performance.now(), firstAt: Number.NaN, lastAt: Number.NaN };
   }
 
   private async collect(timeoutMs: number): Promise<RoundResult> {
@@ -303,7 +280,6 @@ class Worker {
     }
     const cpuUs = cpuNowUs() - armed.cpuUs;
     const now = performance.now();
-    const peakRssBytes = armed.rss.stop();
     await stopProfile();
     this.armed = undefined;
     const extra: Record<string, number> = { ...this.extra, spanMs: armed.lastAt - armed.firstAt, heapUsedBytes: process.memoryUsage().heapUsed };
@@ -314,7 +290,7 @@ class Worker {
       elapsedMs: now - armed.at,
       cpuUs,
       latencies: samples.slice(0, this.samplesTaken),
-      peakRssBytes,
+      peakRssBytes: peakRssBytes(),
       extra,
     };
   }
