@@ -13,6 +13,7 @@ import {
   type WatchBatchEvent,
   type Watcher,
 } from 'etcdkit';
+import { startFaultProxy } from 'etcdkit/testing';
 import { rejectionOf, useEtcd } from './helpers/etcd.js';
 
 const etcd = useEtcd({ extraArgs: ['--experimental-watch-progress-notify-interval', '500ms', '--max-request-bytes', '65536'] });
@@ -220,6 +221,30 @@ describe('watch lifecycle', () => {
     await open.created;
     await client.close();
     expect((await open.ended)?.name).toBe('ClientClosedError');
+  });
+
+  it('stops waiting for a cancel the server never confirms after a second, each cancel on its own deadline', async () => {
+    await using proxy = await startFaultProxy({ target: etcd.server.endpoint });
+    const client = etcd.client({ endpoints: [proxy.endpoint] });
+    // A third watcher keeps the stream open: cancelling the last one would close it instead.
+    const [first, second, third] = ['a', 'b', 'c'].map((name) => client.watch(`${etcd.prefix()}${name}`)) as [Watcher, Watcher, Watcher];
+    await Promise.all([first.created, second.created, third.created]);
+    await proxy.blackhole();
+    const started = performance.now();
+    let secondDone = false;
+    const firstMs = first.cancel().then(() => performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const secondMs = second.cancel().then(() => {
+      secondDone = true;
+      return performance.now() - started;
+    });
+    expect(await firstMs).toBeGreaterThanOrEqual(990);
+    expect(secondDone).toBe(false);
+    expect(await secondMs).toBeGreaterThanOrEqual(1_390);
+    expect(await secondMs).toBeLessThan(5_000);
+    expect([first.active, second.active, third.active]).toEqual([false, false, true]);
+    await client.close();
+    expect((await third.ended)?.name).toBe('ClientClosedError');
   });
 
   it('allows one consumer only', async () => {

@@ -14,7 +14,7 @@ import {
 import { ReconnectingStream } from '../connection/reconnecting-stream.js';
 import { fastRpcMethod, serializer } from '../connection/rpc-method.js';
 import { decodeWatchResponseMessage } from '../encoding/fast-codec.js';
-import { longToBigInt } from '../encoding/int64.js';
+import { longToBigInt, toLong } from '../encoding/int64.js';
 import { WatchRequest, type WatchResponse, WatchService } from '../generated/etcdserverpb/rpc.js';
 import type { Event as RawEvent } from '../generated/mvccpb/kv.js';
 import { toHeader } from '../kv/key-value.js';
@@ -28,6 +28,15 @@ const SOURCE = 'Watch.Watch';
 const CANCEL_ACK_TIMEOUT_MS = 1_000;
 /** etcd's watch ID for "not a watcher": failed creates and stream-wide progress replies. */
 const INVALID_ID = -1;
+/** What `remove` returns when there is nothing to wait for. */
+const REMOVED: Promise<void> = Promise.resolve();
+
+/** A cancel sent and not yet confirmed. */
+interface CancelAck {
+  resolve(): void;
+  /** When to stop waiting (`performance.now()` time). */
+  deadline: number;
+}
 
 /** Counters of one multiplexed stream. */
 export interface WatchStreamStats {
@@ -50,7 +59,10 @@ export class WatchStream implements WatcherHost {
   private readonly watchers = new Map<number, WatcherState>();
   /** IDs whose create went out on the current stream and awaits its answer, oldest first. */
   private pendingCreates: number[] = [];
-  private readonly cancelAcks = new Map<number, () => void>();
+  /** Cancels awaiting the server's confirmation, by watch ID, in the order sent (so by deadline). */
+  private readonly cancelAcks = new Map<number, CancelAck>();
+  /** One timer for all of `cancelAcks`, armed for the oldest deadline, rather than one per cancel. */
+  private cancelAckTimer: NodeJS.Timeout | undefined;
   private progressWaiters: Array<{ resolve: (revision: bigint) => void; reject: (error: EtcdError) => void }> = [];
   private stream: ReconnectingStream<WatchRequest, WatchResponse> | undefined;
   private nextId = 0;
@@ -82,33 +94,26 @@ export class WatchStream implements WatcherHost {
     if (stream.isOpen) this.sendCreate(state, (request) => stream.send(request));
   }
 
-  async remove(state: WatcherState): Promise<void> {
-    if (this.watchers.get(state.id) !== state) return;
+  remove(state: WatcherState): Promise<void> {
+    if (this.watchers.get(state.id) !== state) return REMOVED;
     this.watchers.delete(state.id);
     const stream = this.stream;
-    if (stream === undefined) return;
+    if (stream === undefined) return REMOVED;
     if (this.watchers.size === 0) {
       // Cancelling the whole stream frees every server-side watcher of it at once.
       this.stream = undefined;
       stream.close();
       this.resolveCancelAcks();
-      return;
+      return REMOVED;
     }
-    if (!state.sent) return;
-    const acknowledged = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.cancelAcks.delete(state.id);
-        resolve();
-      }, CANCEL_ACK_TIMEOUT_MS);
-      timer.unref();
-      this.cancelAcks.set(state.id, () => {
-        clearTimeout(timer);
-        this.cancelAcks.delete(state.id);
-        resolve();
-      });
+    if (!state.sent) return REMOVED;
+    // Not an async function, and one timer for every pending cancel: cancelling 10,000
+    // watchers at once keeps 10,000 of these in flight, and their size made the client's peak.
+    return new Promise<void>((resolve) => {
+      this.cancelAcks.set(state.id, { resolve, deadline: performance.now() + CANCEL_ACK_TIMEOUT_MS });
+      if (this.cancelAckTimer === undefined) this.armCancelAckTimer(CANCEL_ACK_TIMEOUT_MS);
+      stream.send({ requestUnion: { $case: 'cancelRequest', cancelRequest: { watchId: toLong(state.id, 'watchId', SOURCE) } } });
     });
-    stream.send({ requestUnion: { $case: 'cancelRequest', cancelRequest: { watchId: state.createRequest().watchId } } });
-    await acknowledged;
   }
 
   /**
@@ -199,7 +204,7 @@ export class WatchStream implements WatcherHost {
     }
     const state = this.watchers.get(id);
     if (response.canceled) {
-      this.cancelAcks.get(id)?.();
+      this.cancelAcknowledged(id);
       if (state !== undefined) this.serverCancelled(state, response);
       return;
     }
@@ -321,8 +326,38 @@ export class WatchStream implements WatcherHost {
     }
   }
 
+  private cancelAcknowledged(id: number): void {
+    const ack = this.cancelAcks.get(id);
+    if (ack === undefined) return;
+    this.cancelAcks.delete(id);
+    ack.resolve();
+  }
+
+  private armCancelAckTimer(delayMs: number): void {
+    this.cancelAckTimer = setTimeout(() => this.expireCancelAcks(), delayMs);
+    this.cancelAckTimer.unref();
+  }
+
+  /** Stops waiting for the cancels past their deadline, and re-arms the timer for the next one. */
+  private expireCancelAcks(): void {
+    this.cancelAckTimer = undefined;
+    const now = performance.now();
+    for (const [id, ack] of this.cancelAcks) {
+      if (ack.deadline > now) {
+        this.armCancelAckTimer(ack.deadline - now);
+        return;
+      }
+      this.cancelAcks.delete(id);
+      ack.resolve();
+    }
+  }
+
   private resolveCancelAcks(): void {
-    for (const resolve of [...this.cancelAcks.values()]) resolve();
+    const acks = [...this.cancelAcks.values()];
+    this.cancelAcks.clear();
+    clearTimeout(this.cancelAckTimer);
+    this.cancelAckTimer = undefined;
+    for (const ack of acks) ack.resolve();
   }
 
   private rejectProgressWaiters(error: EtcdError): void {

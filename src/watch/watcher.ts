@@ -217,10 +217,10 @@ export class Watcher implements AsyncIterable<WatchBatch>, AsyncDisposable {
 
   /** Stops the watcher and removes it from the server. Iteration ends after the batches already buffered. Idempotent. */
   cancel(): Promise<void> {
-    this.cancelling ??= (async () => {
+    if (this.cancelling === undefined) {
       this.state.end();
-      await this.host.remove(this.state);
-    })();
+      this.cancelling = this.host.remove(this.state);
+    }
     return this.cancelling;
   }
 
