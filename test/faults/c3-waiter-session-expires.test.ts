@@ -64,7 +64,9 @@ describe('C3: a waiter whose session expires', () => {
         const holder = await holderOf(direct, kind, name);
         const session = await waiterClient.session({ ttl: TTL });
         const { entry, promise } = tracker.track(kind, () => kinds[kind]!(waiterClient, name, session));
-        const lostAt = session.lost.then(() => Date.now());
+        // Read on the clock the lease's deadline is reported in (the monotonic clock as epoch
+        // milliseconds): Date.now() drifts from it over a long run, and once read 1 ms early.
+        const lostAt = session.lost.then(() => Math.round(performance.timeOrigin + performance.now()));
         await waitForKeys(direct, `${name}/`, 2);
         return { kind, name, holder, entry, promise, session, lostAt };
       }),
